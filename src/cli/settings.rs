@@ -1,0 +1,221 @@
+//! Global settings: the parsed global flags merged with their environment variables, the
+//! environment itself (as a value, for the config resolver), and how to open the config file
+//! and the keyring.
+use std::path::PathBuf;
+
+use anyhow::Context;
+use zeroize::Zeroizing;
+
+use super::{GlobalArgs, Negated};
+use crate::config::{self, ConfigFile, Env};
+use crate::keyring::{self, Keyring};
+
+/// Everything a command needs from the command line and the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub debug: bool,
+    /// The process environment (UTF-8 variables only).
+    pub env: Env,
+    pub home: PathBuf,
+    /// The `--prompt` driver, validated.
+    pub prompt: Option<String>,
+    pub keyring: keyring::Config,
+    /// Flags negated with `--no-<name>` on the command line.
+    pub negated: Negated,
+}
+
+/// A problem found before any command runs.
+#[derive(Debug)]
+pub enum SetupError {
+    /// Printed as `aws-vault: error: <msg>, try --help`.
+    Usage(String),
+    /// Printed as `aws-vault: error: <msg>` (used for the verbatim `--prompt=pass` message).
+    Plain(String),
+}
+
+impl SetupError {
+    pub fn report(&self) -> i32 {
+        match self {
+            SetupError::Usage(m) => super::usage_error(m),
+            SetupError::Plain(m) => {
+                eprintln!("aws-vault: error: {m}");
+                1
+            }
+        }
+    }
+}
+
+const PASS_PROMPT_REMOVED: &str = "--prompt=pass (or AWS_VAULT_PROMPT=pass) has been removed from aws-vault as using TOTPs without a dedicated device goes against security best practices. If you wish to continue using pass, add `mfa_process = pass otp <your mfa_serial>` to profiles in your ~/.aws/config file.";
+
+/// MFA prompt drivers usable here: `terminal` always, the others when their helper program is
+/// on `PATH` (compat §6.1). Sorted alphabetically.
+pub fn available_prompt_drivers(env: &Env) -> Vec<&'static str> {
+    let path = env.get("PATH").cloned().unwrap_or_default();
+    let on_path = |prog: &str| {
+        std::env::split_paths(&path).any(|dir| {
+            let p = dir.join(prog);
+            p.is_file()
+        })
+    };
+    let mut drivers = vec!["terminal"];
+    for (driver, prog) in [
+        ("kdialog", "kdialog"),
+        ("osascript", "osascript"),
+        ("ykman", "ykman"),
+        ("zenity", "zenity"),
+    ] {
+        if on_path(prog) {
+            drivers.push(driver);
+        }
+    }
+    drivers.sort_unstable();
+    drivers
+}
+
+fn non_empty(env: &Env, name: &str) -> Option<String> {
+    env.get(name).filter(|v| !v.is_empty()).cloned()
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+impl Settings {
+    /// Merge parsed flags with the process environment.
+    pub fn from_process(args: GlobalArgs, negated: &Negated) -> Result<Settings, SetupError> {
+        let env: Env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Settings::new(args, negated, env)
+    }
+
+    /// Merge parsed flags with an explicit environment.
+    pub fn new(args: GlobalArgs, negated: &Negated, env: Env) -> Result<Settings, SetupError> {
+        let pick = |flag: Option<String>, var: &str| flag.or_else(|| non_empty(&env, var));
+
+        let prompt = pick(args.prompt, "AWS_VAULT_PROMPT");
+        if let Some(p) = &prompt {
+            if p == "pass" {
+                return Err(SetupError::Plain(PASS_PROMPT_REMOVED.to_string()));
+            }
+            let drivers = available_prompt_drivers(&env);
+            if !drivers.contains(&p.as_str()) {
+                return Err(SetupError::Usage(format!(
+                    "--prompt value must be one of {}, got '{p}'",
+                    drivers.join(",")
+                )));
+            }
+        }
+
+        let backend = pick(args.backend, "AWS_VAULT_BACKEND");
+        if let Some(b) = &backend {
+            let available = keyring::available_backends();
+            if !available.contains(&b.as_str()) {
+                let why = if keyring::ALL_BACKENDS.contains(&b.as_str()) {
+                    "is not available in this build"
+                } else {
+                    "is not a known backend"
+                };
+                return Err(SetupError::Usage(format!(
+                    "keyring backend '{b}' {why}; available backends: {}",
+                    available.join(", ")
+                )));
+            }
+        }
+
+        let home = home_dir(&env).ok_or_else(|| {
+            SetupError::Usage("cannot find the home directory: set HOME".to_string())
+        })?;
+
+        let keyring = keyring::Config {
+            backend,
+            file_dir: pick(args.file_dir, "AWS_VAULT_FILE_DIR"),
+            // Set, even to the empty string, means "use it without prompting".
+            file_passphrase: env
+                .get("AWS_VAULT_FILE_PASSPHRASE")
+                .map(|p| Zeroizing::new(p.clone())),
+            home: home.clone(),
+            keychain_name: pick(args.keychain, "AWS_VAULT_KEYCHAIN_NAME")
+                .unwrap_or_else(|| "aws-vault".into()),
+            secret_service_collection: pick(
+                args.secret_service_collection,
+                "AWS_VAULT_SECRET_SERVICE_COLLECTION_NAME",
+            )
+            .unwrap_or_else(|| "awsvault".into()),
+            pass_dir: pick(args.pass_dir, "AWS_VAULT_PASS_PASSWORD_STORE_DIR"),
+            pass_cmd: pick(args.pass_cmd, "AWS_VAULT_PASS_CMD"),
+            pass_prefix: pick(args.pass_prefix, "AWS_VAULT_PASS_PREFIX"),
+        };
+
+        if let Some(t) = pick(args.op_timeout, "AWS_VAULT_OP_TIMEOUT") {
+            config::duration::parse_flag_duration(&t).map_err(|e| {
+                SetupError::Usage(format!("invalid value '{t}' for --op-timeout: {e}"))
+            })?;
+        }
+        if !args.biometrics && !negated.contains("biometrics") {
+            if let Some(v) = non_empty(&env, "AWS_VAULT_BIOMETRICS") {
+                parse_go_bool(&v).ok_or_else(|| {
+                    SetupError::Usage(format!(
+                        "invalid value '{v}' in AWS_VAULT_BIOMETRICS: expected true or false"
+                    ))
+                })?;
+            }
+        }
+
+        Ok(Settings {
+            debug: args.debug,
+            env,
+            home,
+            prompt,
+            keyring,
+            negated: negated.clone(),
+        })
+    }
+
+    /// A boolean flag: true when given, false when negated, else its environment variable.
+    pub fn flag_or_env(&self, given: bool, name: &str, var: &str) -> anyhow::Result<bool> {
+        if given {
+            return Ok(true);
+        }
+        if self.negated.contains(name) {
+            return Ok(false);
+        }
+        match non_empty(&self.env, var) {
+            None => Ok(false),
+            Some(v) => parse_go_bool(&v).with_context(|| {
+                format!("invalid value '{v}' in {var}: expected true or false")
+            }),
+        }
+    }
+
+    /// A value flag: the command-line value, else its environment variable when non-empty.
+    pub fn value_or_env(&self, given: Option<String>, var: &str) -> Option<String> {
+        given.or_else(|| non_empty(&self.env, var))
+    }
+
+    /// Load (creating if missing) the AWS config file.
+    pub fn config(&self) -> anyhow::Result<ConfigFile> {
+        let path = config::config_path(&self.env, &self.home);
+        Ok(ConfigFile::load(&path)?)
+    }
+
+    /// Open the keyring backend.
+    pub fn open_keyring(&self) -> anyhow::Result<Box<dyn Keyring>> {
+        let kr = keyring::open(&self.keyring)?;
+        crate::debug!(
+            "Using keyring backend {}",
+            self.keyring.backend.as_deref().unwrap_or("file")
+        );
+        Ok(kr)
+    }
+}
+
+fn home_dir(env: &Env) -> Option<PathBuf> {
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    non_empty(env, var).map(PathBuf::from)
+}

@@ -1,0 +1,184 @@
+//! The AWS shared config file (`~/.aws/config`) as aws-vault reads it, and the resolution of one
+//! profile into a [`ProfileConfig`].
+//!
+//! Layout (one concern per file):
+//! * [`duration`]: Go duration syntax (parse and print);
+//! * [`ini`]: the go-ini dialect (sections, keys, nested values, inheritance, interpolation);
+//! * `profile.rs`: [`ProfileConfig`], [`BaseValues`], session-tag and `duration_seconds` parsing;
+//! * `resolve.rs`: compat §2.5–§2.7, the include/default walk, env overrides, source chains;
+//! * `write.rs`: [`append_profile`] for `add`;
+//! * `error.rs`: [`ConfigError`].
+//!
+//! This module never reads the process environment: callers pass it as an [`Env`] value, so
+//! every rule is testable with a literal map (design.md).
+
+pub mod duration;
+mod error;
+pub mod ini;
+mod profile;
+mod resolve;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrorKind};
+pub use profile::{
+    parse_duration_seconds, parse_session_tags, parse_transitive_session_tags, BaseValues,
+    ProfileConfig, SESSION_TAGS_SYNTAX,
+};
+pub use resolve::MAX_SOURCE_CHAIN;
+pub use write::append_profile;
+
+/// The process environment, passed as a value so every rule is testable.
+pub type Env = std::collections::BTreeMap<String, String>;
+
+/// Default minimum remaining lifetime of a cached session (`AWS_MIN_TTL`).
+pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// `$AWS_CONFIG_FILE` if non-empty (verbatim, no `~` expansion), else `<home>/.aws/config`.
+pub fn config_path(env: &Env, home: &Path) -> PathBuf {
+    match env.get("AWS_CONFIG_FILE") {
+        Some(file) if !file.is_empty() => PathBuf::from(file),
+        _ => home.join(".aws").join("config"),
+    }
+}
+
+/// `AWS_MIN_TTL` (Go duration syntax, default 5m, invalid => default): how long a cached session
+/// must still be valid to be reused (compat §3.4). `0` is honoured. A negative value (which Go
+/// would use to reuse already-expired sessions) is clamped to zero.
+pub fn min_ttl(env: &Env) -> Duration {
+    let Some(value) = env.get("AWS_MIN_TTL") else {
+        return DEFAULT_MIN_TTL;
+    };
+    match duration::parse_go_duration(value) {
+        Ok(nanos) => duration::positive_std(nanos).unwrap_or(Duration::ZERO),
+        Err(_) => DEFAULT_MIN_TTL,
+    }
+}
+
+/// A parsed config file.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    ini: ini::Ini,
+}
+
+impl ConfigFile {
+    /// Load, creating a missing file (and a missing parent dir with mode 0700, single level) as
+    /// compat §2.1 says. Invalid UTF-8 is read lossily (go-ini works on bytes; the keys aws-vault
+    /// reads are ASCII).
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        if let Err(e) = std::fs::metadata(path) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                create_missing(path)?;
+            }
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| ConfigError::io("Error reading config file", path, &e))?;
+        // go-ini also skips UTF-16 byte-order marks (the UTF-8 one is handled by the parser).
+        let bytes = match bytes.get(..2) {
+            Some([0xfe, 0xff]) | Some([0xff, 0xfe]) => &bytes[2..],
+            _ => &bytes[..],
+        };
+        ConfigFile::parse(path, &String::from_utf8_lossy(bytes))
+    }
+
+    /// Parse text that came from `path` (no I/O).
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+        let ini = ini::parse(text).map_err(|e| ConfigError::parse(path, e.line, &e.message))?;
+        Ok(ConfigFile {
+            path: path.to_path_buf(),
+            ini,
+        })
+    }
+
+    /// The parsed INI, for callers that need a raw look at sections.
+    pub fn ini(&self) -> &ini::Ini {
+        &self.ini
+    }
+
+    /// compat §2.3 profile list in file order: `[profile NAME]` sections, and `[default]` only
+    /// when it has a recognised non-empty key (a `[default]` with just `output=json` is not a
+    /// profile). `[profile ]` (empty name) is skipped and a name is listed once even if both
+    /// `[default]` and `[profile default]` exist.
+    pub fn profile_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for section in self.ini.sections() {
+            let name = if section.name == resolve::DEFAULT_PROFILE {
+                match self.profile_section(resolve::DEFAULT_PROFILE) {
+                    Some(p) if !p.is_empty() => resolve::DEFAULT_PROFILE,
+                    _ => continue,
+                }
+            } else if let Some(name) = section.name.strip_prefix("profile ") {
+                name
+            } else {
+                continue;
+            };
+            if !name.is_empty() && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        names
+    }
+
+    /// Whether a section exists for the profile (`[default]` for "default", `[profile x]`
+    /// otherwise).
+    pub fn has_profile(&self, name: &str) -> bool {
+        self.ini.section(&resolve::section_name(name)).is_some()
+    }
+
+    /// A key from the profile's OWN section (no include_profile/default walk; go-ini
+    /// inheritance and interpolation apply). `None` when absent or empty.
+    pub fn own_value(&self, profile: &str, key: &str) -> Option<String> {
+        self.ini
+            .get(&resolve::section_name(profile), key)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `[sso-session NAME]` sections as (name, sso_start_url) in file order; the URL is empty
+    /// when the section has none.
+    pub fn sso_sessions(&self) -> Vec<(String, String)> {
+        self.ini
+            .sections()
+            .iter()
+            .filter_map(|s| {
+                let name = s.name.strip_prefix("sso-session ")?;
+                if name.is_empty() {
+                    return None;
+                }
+                let url = self.ini.get(&s.name, "sso_start_url").unwrap_or_default();
+                Some((name.to_string(), url))
+            })
+            .collect()
+    }
+}
+
+/// compat §2.1: create the parent directory (0700, one level only) and an empty file.
+fn create_missing(path: &Path) -> Result<(), ConfigError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::metadata(dir) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                let mut builder = std::fs::DirBuilder::new();
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::DirBuilderExt;
+                    builder.mode(0o700);
+                }
+                builder
+                    .create(dir)
+                    .map_err(|e| ConfigError::io("Error creating config directory", dir, &e))?;
+            }
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| ConfigError::io("Error creating config file", path, &e))?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Running the child of `exec`: its environment, `execve`, and the subprocess fallback.
+use std::ffi::{OsStr, OsString};
+use std::process::Command;
+
+use crate::creds::Credentials;
+use crate::timefmt;
+
+/// Variables removed from the child's environment so that stale credentials or a profile
+/// selection from the parent cannot shadow the ones aws-vault provides (compat §1.4 step 9).
+pub const REMOVED_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_FILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_PROFILE",
+    "AWS_SDK_LOAD_CONFIG",
+];
+
+/// An ordered environment for the child. Setting a variable replaces an existing one of the
+/// same name and moves it to the end, as the Go tool does.
+#[derive(Debug, Clone, Default)]
+pub struct ChildEnv {
+    vars: Vec<(OsString, OsString)>,
+}
+
+impl ChildEnv {
+    /// Start from `base` (normally the current environment) minus [`REMOVED_VARS`].
+    pub fn from_parent(base: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        let vars = base
+            .into_iter()
+            .filter(|(k, _)| !REMOVED_VARS.iter().any(|r| OsStr::new(r) == k))
+            .collect();
+        ChildEnv { vars }
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.into(), value.into()));
+    }
+
+    pub fn get(&self, key: &str) -> Option<&OsStr> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_os_str())
+    }
+
+    pub fn vars(&self) -> &[(OsString, OsString)] {
+        &self.vars
+    }
+
+    /// The profile, region and endpoint variables every exec mode sets.
+    pub fn set_profile(&mut self, profile: &str, region: Option<&str>, endpoint_url: Option<&str>) {
+        self.set("AWS_VAULT", profile);
+        if let Some(region) = region {
+            self.set("AWS_REGION", region);
+            self.set("AWS_DEFAULT_REGION", region);
+        }
+        if let Some(url) = endpoint_url {
+            self.set("AWS_ENDPOINT_URL", url);
+        }
+    }
+
+    /// The credential variables of the default exec mode.
+    pub fn set_credentials(&mut self, creds: &Credentials) {
+        self.set("AWS_ACCESS_KEY_ID", &creds.access_key_id);
+        self.set("AWS_SECRET_ACCESS_KEY", creds.secret());
+        if let Some(token) = creds.token() {
+            self.set("AWS_SESSION_TOKEN", token);
+        }
+        if let Some(expires) = creds.expires {
+            self.set("AWS_CREDENTIAL_EXPIRATION", timefmt::iso_utc(expires));
+        }
+    }
+}
+
+/// Why the child could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("exec: \"{0}\": executable file not found in $PATH")]
+    NotFound(String),
+    #[error("exec: \"{cmd}\": {source}")]
+    Start {
+        cmd: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Failed to wait for command termination: {0}")]
+    Wait(std::io::Error),
+}
+
+fn command(cmd: &str, args: &[String], env: &ChildEnv) -> Command {
+    let mut c = Command::new(cmd);
+    c.args(args).env_clear().envs(env.vars().iter().map(|(k, v)| (k, v)));
+    c
+}
+
+fn start_error(cmd: &str, e: std::io::Error) -> RunError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        RunError::NotFound(cmd.to_string())
+    } else {
+        RunError::Start {
+            cmd: cmd.to_string(),
+            source: e,
+        }
+    }
+}
+
+/// Replace this process with `cmd` (Unix `execvp`, so `PATH` is searched and argv[0] is the
+/// command exactly as typed). Returns only on failure; on platforms without exec it runs a
+/// subprocess and exits with its status.
+pub fn exec_replace(cmd: &str, args: &[String], env: &ChildEnv) -> Result<std::convert::Infallible, RunError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = command(cmd, args, env).exec();
+        Err(start_error(cmd, err))
+    }
+    #[cfg(not(unix))]
+    {
+        let code = run_subprocess(cmd, args, env)?;
+        std::process::exit(code)
+    }
+}
+
+/// Run `cmd` as a child with inherited stdio, forwarding the signals aws-vault receives, and
+/// return the exit code to use: the child's, or 255 when it died from a signal (compat §1.4).
+pub fn run_subprocess(cmd: &str, args: &[String], env: &ChildEnv) -> Result<i32, RunError> {
+    let mut child = command(cmd, args, env)
+        .spawn()
+        .map_err(|e| start_error(cmd, e))?;
+    #[cfg(unix)]
+    let forwarder = forward_signals(child.id());
+    let status = child.wait();
+    #[cfg(unix)]
+    if let Some(handle) = forwarder {
+        handle.close();
+    }
+    match status {
+        Ok(status) => Ok(status.code().unwrap_or(255)),
+        Err(e) => {
+            let _ = child.kill();
+            Err(RunError::Wait(e))
+        }
+    }
+}
+
+#[cfg(unix)]
+fn forward_signals(pid: u32) -> Option<signal_hook::iterator::Handle> {
+    use signal_hook::consts::signal::*;
+    let mut signals = signal_hook::iterator::Signals::new([
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+    ])
+    .ok()?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+            unsafe {
+                libc::kill(pid as libc::pid_t, sig);
+            }
+        }
+    });
+    Some(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_removes_and_appends() {
+        let base = [
+            ("PATH", "/bin"),
+            ("AWS_PROFILE", "x"),
+            ("AWS_REGION", "old"),
+            ("AWS_SESSION_TOKEN", "stale"),
+            ("HOME", "/h"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let mut env = ChildEnv::from_parent(base);
+        env.set_profile("prod", Some("eu-west-1"), None);
+        let names: Vec<_> = env.vars().iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["PATH", "HOME", "AWS_VAULT", "AWS_REGION", "AWS_DEFAULT_REGION"]
+        );
+        assert_eq!(env.get("AWS_REGION"), Some(OsStr::new("eu-west-1")));
+    }
+}

@@ -1,0 +1,141 @@
+//! Long-term ("master") credentials, stored under the profile name (compat §4.3.1).
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::creds::Credentials;
+use crate::keyring::{self, Item, Keyring};
+use crate::timefmt::GO_ZERO_TIME;
+
+use super::json;
+
+/// Master credentials in a keyring.
+pub struct CredentialStore<'a> {
+    keyring: &'a dyn Keyring,
+}
+
+impl<'a> CredentialStore<'a> {
+    pub fn new(keyring: &'a dyn Keyring) -> Self {
+        CredentialStore { keyring }
+    }
+
+    /// Names of all stored long-term credentials, in keyring order.
+    pub fn names(&self) -> keyring::Result<Vec<String>> {
+        Ok(super::credential_names(&self.keyring.keys()?))
+    }
+
+    /// Whether credentials are stored under exactly `name` (compat §4.4: raw key list).
+    pub fn has(&self, name: &str) -> keyring::Result<bool> {
+        Ok(self.keyring.keys()?.iter().any(|k| k == name))
+    }
+
+    /// Read the credentials stored under `name`.
+    pub fn get(&self, name: &str) -> anyhow::Result<Credentials> {
+        let item = self.keyring.get(name)?;
+        decode(&item.data).map_err(|e| anyhow::anyhow!("Invalid data in keyring: {e}"))
+    }
+
+    /// Store credentials under `name` in the Go tool's format.
+    pub fn set(&self, name: &str, creds: &Credentials) -> keyring::Result<()> {
+        let item = Item {
+            key: name.to_string(),
+            data: encode(creds),
+            label: format!("aws-vault ({name})"),
+            description: String::new(),
+            keychain_not_trust_application: true,
+            keychain_not_synchronizable: false,
+        };
+        self.keyring.set(&item)
+    }
+
+    pub fn remove(&self, name: &str) -> keyring::Result<()> {
+        self.keyring.remove(name)
+    }
+}
+
+/// The aws-sdk-go-v2 `aws.Credentials` JSON, keys in Go's order.
+pub fn encode(creds: &Credentials) -> Zeroizing<Vec<u8>> {
+    let text = Zeroizing::new(format!(
+        "{{\"AccessKeyID\":{},\"SecretAccessKey\":{},\"SessionToken\":{},\"Source\":\"\",\"CanExpire\":false,\"Expires\":\"{GO_ZERO_TIME}\",\"AccountID\":\"\"}}",
+        json_str(&creds.access_key_id),
+        json_str(creds.secret()),
+        json_str(creds.token().unwrap_or("")),
+    ));
+    Zeroizing::new(text.as_bytes().to_vec())
+}
+
+/// Parse any of the credential JSON shapes older and newer Go versions wrote.
+pub fn decode(data: &[u8]) -> Result<Credentials, String> {
+    let map = json::object(data)?;
+    let id = json::string(&map, "AccessKeyID").unwrap_or_default();
+    let secret = json::string(&map, "SecretAccessKey").unwrap_or_default();
+    if id.is_empty() || secret.is_empty() {
+        return Err("AccessKeyID or SecretAccessKey is missing".to_string());
+    }
+    let token = json::string(&map, "SessionToken").filter(|t| !t.is_empty());
+    Ok(Credentials {
+        access_key_id: id,
+        secret_access_key: SecretString::from(secret),
+        session_token: token.map(SecretString::from),
+        expires: None,
+    })
+}
+
+/// A JSON string literal with Go's escaping of `<`, `>`, `&`, U+2028 and U+2029.
+pub(crate) fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(id: &str, secret: &str) -> Credentials {
+        Credentials {
+            access_key_id: id.into(),
+            secret_access_key: SecretString::from(secret.to_string()),
+            session_token: None,
+            expires: None,
+        }
+    }
+
+    #[test]
+    fn encodes_go_shape() {
+        let data = encode(&creds("AKIAEXAMPLE", "se<cr>et"));
+        assert_eq!(
+            std::str::from_utf8(&data).unwrap(),
+            r#"{"AccessKeyID":"AKIAEXAMPLE","SecretAccessKey":"se\u003ccr\u003eet","SessionToken":"","Source":"","CanExpire":false,"Expires":"0001-01-01T00:00:00Z","AccountID":""}"#
+        );
+        let back = decode(&data).unwrap();
+        assert_eq!(back.access_key_id, "AKIAEXAMPLE");
+        assert_eq!(back.secret(), "se<cr>et");
+        assert!(back.token().is_none());
+    }
+
+    #[test]
+    fn decodes_minimal_and_old_shapes() {
+        let c = decode(br#"{"AccessKeyID":"ABC","SecretAccessKey":"XYZ"}"#).unwrap();
+        assert_eq!(c.access_key_id, "ABC");
+        let c = decode(br#"{"accesskeyid":"ABC","secretaccesskey":"XYZ","ProviderName":"x"}"#)
+            .unwrap();
+        assert_eq!(c.secret(), "XYZ");
+        assert!(decode(b"not json").is_err());
+        assert!(decode(br#"{"AccessKeyID":"ABC"}"#).is_err());
+    }
+}

@@ -1,0 +1,661 @@
+//! Black-box tests of the commands that need no AWS call, on the encrypted file backend.
+mod common;
+
+use aws_vault::creds::Credentials;
+use aws_vault::keyring::Keyring;
+use aws_vault::store::oidc::OidcToken;
+use aws_vault::store::{OidcStore, SessionStore};
+use common::{Sandbox, PASSPHRASE};
+use secrecy::SecretString;
+
+const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+fn session(id: &str, secs: i64) -> Credentials {
+    Credentials {
+        access_key_id: id.into(),
+        secret_access_key: SecretString::from("sessionsecret".to_string()),
+        session_token: Some(SecretString::from("sessiontoken".to_string())),
+        expires: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs)),
+    }
+}
+
+// ---------------------------------------------------------------- add / list / remove
+
+#[test]
+fn add_from_env_then_list_and_export_all_formats() {
+    let s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    let run = s.add("work", KEY_ID, SECRET);
+    assert_eq!(run.stdout, "Added credentials to profile \"work\" in vault\n");
+
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "work\n");
+    assert_eq!(s.run(&["ls", "--profiles"]).ok().stdout, "work\n");
+
+    let env = s.run(&["export", "--no-session", "work"]).ok().stdout;
+    assert_eq!(
+        env,
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\nAWS_REGION=eu-west-1\nAWS_DEFAULT_REGION=eu-west-1\n")
+    );
+    let export_env = s
+        .run(&["export", "--no-session", "--format=export-env", "work"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        export_env,
+        format!("export AWS_ACCESS_KEY_ID={KEY_ID}\nexport AWS_SECRET_ACCESS_KEY={SECRET}\nexport AWS_REGION=eu-west-1\nexport AWS_DEFAULT_REGION=eu-west-1\n")
+    );
+    let json = s
+        .run(&["export", "--no-session", "--format", "json", "work"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        json,
+        format!("{{\n  \"Version\": 1,\n  \"AccessKeyId\": \"{KEY_ID}\",\n  \"SecretAccessKey\": \"{SECRET}\"\n}}\n")
+    );
+    let ini = s
+        .run(&["export", "-n", "--format=ini", "work"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        ini,
+        format!("[work]\naws_access_key_id={KEY_ID}\naws_secret_access_key={SECRET}\nregion=eu-west-1\n")
+    );
+    // --region beats the config file.
+    let env = s
+        .run(&["export", "-n", "--region", "ap-south-1", "work"])
+        .ok()
+        .stdout;
+    assert!(env.contains("AWS_REGION=ap-south-1\n"), "{env}");
+}
+
+#[test]
+fn add_refuses_profile_with_source_profile() {
+    let s = Sandbox::with_config("[profile base]\n[profile role]\nsource_profile = base\nrole_arn = arn:aws:iam::1:role/r\n");
+    let line = s
+        .run_env(
+            &["add", "--env", "role"],
+            &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+        )
+        .fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: add: Your profile has a source_profile of base, adding credentials to role won't have any effect"
+    );
+}
+
+#[test]
+fn add_env_requires_both_variables() {
+    let s = Sandbox::new();
+    let line = s
+        .run_env(&["add", "--env", "p"], &[("AWS_SECRET_ACCESS_KEY", SECRET)])
+        .fails();
+    assert_eq!(line, "aws-vault: error: add: Missing value for AWS_ACCESS_KEY_ID");
+    let line = s
+        .run_env(&["add", "--env", "p"], &[("AWS_ACCESS_KEY_ID", KEY_ID)])
+        .fails();
+    assert_eq!(line, "aws-vault: error: add: Missing value for AWS_SECRET_ACCESS_KEY");
+    assert!(!s.keys.join("p").exists());
+}
+
+#[test]
+fn add_without_terminal_fails_cleanly() {
+    let s = Sandbox::new();
+    let line = s.run_detached(&["add", "p"]).fails();
+    assert!(line.starts_with("aws-vault: error: add: no terminal"), "{line}");
+    assert!(!s.keys.join("p").exists());
+}
+
+#[test]
+fn add_config_appends_and_keeps_every_other_byte() {
+    let original = "# my settings\r\n[default]\nregion=us-east-1   ; trailing comment\n\n[profile  odd ]\n  output = json\n\t# tabbed comment\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start/#/\ncli_follow_urlparam = false";
+    let s = Sandbox::with_config(original);
+    s.add("newprof", KEY_ID, SECRET);
+    let after = std::fs::read_to_string(&s.config).unwrap();
+    assert_eq!(after, format!("{original}\n\n[profile newprof]\n"));
+
+    // An existing section is left alone, and --no-add-config adds nothing.
+    s.add("newprof", KEY_ID, SECRET);
+    s.run_env(
+        &["add", "--env", "--no-add-config", "other"],
+        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+    )
+    .ok();
+    assert_eq!(std::fs::read_to_string(&s.config).unwrap(), after);
+}
+
+#[test]
+fn add_creates_missing_config_file() {
+    let s = Sandbox::new();
+    s.add("fresh", KEY_ID, SECRET);
+    assert_eq!(std::fs::read_to_string(&s.config).unwrap(), "[profile fresh]\n");
+    // The default profile gets a [default] section.
+    s.add("default", KEY_ID, SECRET);
+    assert_eq!(
+        std::fs::read_to_string(&s.config).unwrap(),
+        "[profile fresh]\n\n[default]\n"
+    );
+}
+
+#[test]
+fn add_deletes_existing_sessions_of_the_profile() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let kr = s.keyring();
+    let sessions = SessionStore::new(&kr);
+    sessions
+        .set("sts.GetSessionToken", "p", "", &session("ASIA1", 3600))
+        .unwrap();
+    let run = s.add("p", KEY_ID, SECRET);
+    assert_eq!(
+        run.stdout,
+        "Added credentials to profile \"p\" in vault\nDeleted 1 existing sessions.\n"
+    );
+    assert!(sessions.all().unwrap().is_empty());
+}
+
+#[test]
+fn list_table_shows_profiles_credentials_and_sessions() {
+    let s = Sandbox::with_config(
+        "[profile jonsmith]\nregion = us-east-1\n[profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+    );
+    s.add("jonsmith", KEY_ID, SECRET);
+    s.run_env(
+        &["add", "--env", "--no-add-config", "old"],
+        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+    )
+    .ok();
+    let kr = s.keyring();
+    SessionStore::new(&kr)
+        .set("sts.GetSessionToken", "jonsmith", "", &session("ASIA1", 3600))
+        .unwrap();
+    SessionStore::new(&kr)
+        .set("sts.AssumeRole", "gone", "", &session("ASIA2", 600))
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    OidcStore::new(&kr)
+        .set(
+            "https://corp.awsapps.com/start",
+            &OidcToken {
+                access_token: SecretString::from("at".to_string()),
+                refresh_token: None,
+                token_type: "Bearer".into(),
+                expires: now + jiff::SignedDuration::from_hours(8),
+            },
+            now,
+        )
+        .unwrap();
+    OidcStore::new(&kr)
+        .set(
+            "https://other.awsapps.com/start",
+            &OidcToken {
+                access_token: SecretString::from("at".to_string()),
+                refresh_token: None,
+                token_type: "Bearer".into(),
+                expires: now + jiff::SignedDuration::from_hours(8),
+            },
+            now,
+        )
+        .unwrap();
+
+    let out = s.run(&["list"]).ok().stdout;
+    let lines: Vec<String> = out.lines().map(|l| l.trim_end().to_string()).collect();
+    // Remaining time is truncated to whole seconds and may have ticked: check the shape.
+    assert_eq!(lines[0], "Profile                  Credentials              Sessions");
+    assert_eq!(lines[1], "=======                  ===========              ========");
+    assert!(lines[2].starts_with("jonsmith                 jonsmith                 sts.GetSessionToken:"), "{out}");
+    assert_eq!(lines[3], "sso                      -                        oidc:corp");
+    assert_eq!(lines[4], "-                        old                      -");
+    assert_eq!(lines[5], "-                        -                        oidc:other.awsapps.com");
+    assert!(lines[6].starts_with("-                        -                        sts.AssumeRole:"), "{out}");
+    assert_eq!(lines.len(), 7, "{out}");
+    // Every cell is padded, the last column included (Go tabwriter).
+    for line in out.lines() {
+        assert!(line.len() >= 75, "{line:?}");
+    }
+
+    let sessions = s.run(&["list", "--sessions"]).ok().stdout;
+    let sessions: Vec<&str> = sessions.lines().collect();
+    assert_eq!(sessions[0], "oidc:corp");
+    assert_eq!(sessions[1], "oidc:other.awsapps.com");
+    // Then the sessions, in keyring (file name) order.
+    assert!(sessions[2].starts_with("sts.AssumeRole:"));
+    assert!(sessions[3].starts_with("sts.GetSessionToken:"));
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "jonsmith\nold\n");
+}
+
+#[test]
+fn default_section_listed_only_with_profile_keys() {
+    let s = Sandbox::with_config("[default]\noutput = json\n[profile a]\n");
+    assert_eq!(s.run(&["list", "--profiles"]).ok().stdout, "a\n");
+    s.write_config("[default]\nregion = us-east-1\n[profile a]\n");
+    assert_eq!(s.run(&["list", "--profiles"]).ok().stdout, "default\na\n");
+}
+
+#[test]
+fn remove_with_force_and_confirmation() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    SessionStore::new(&s.keyring())
+        .set("sts.GetSessionToken", "p", "", &session("ASIA1", 3600))
+        .unwrap();
+    // No terminal to confirm on: nothing is deleted.
+    s.run_detached(&["remove", "p"]).fails();
+    assert!(s.keys.join("p").exists());
+
+    let run = s.run(&["rm", "-f", "p"]).ok();
+    assert_eq!(run.stdout, "Deleted credentials.\nDeleted 1 sessions.\n");
+    assert!(!s.keys.join("p").exists());
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "");
+
+    let line = s.run(&["remove", "-f", "p"]).fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: remove: The specified item could not be found in the keyring"
+    );
+}
+
+#[test]
+fn remove_sessions_only() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    SessionStore::new(&s.keyring())
+        .set("sts.GetSessionToken", "p", "", &session("ASIA1", 3600))
+        .unwrap();
+    assert_eq!(
+        s.run(&["remove", "--sessions-only", "p"]).ok().stdout,
+        "Deleted 1 sessions.\n"
+    );
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "p\n");
+}
+
+// ---------------------------------------------------------------- clear
+
+#[test]
+fn clear_all_and_per_profile() {
+    let s = Sandbox::with_config(
+        "[profile a]\n[profile b]\ninclude_profile = ssobase\n[profile ssobase]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n",
+    );
+    s.add("a", KEY_ID, SECRET);
+    let kr = s.keyring();
+    let sessions = SessionStore::new(&kr);
+    sessions.set("sts.GetSessionToken", "a", "", &session("A1", 3600)).unwrap();
+    sessions.set("sts.AssumeRole", "b", "arn:mfa", &session("B1", 3600)).unwrap();
+    let now = jiff::Timestamp::now();
+    let token = OidcToken {
+        access_token: SecretString::from("at".to_string()),
+        refresh_token: None,
+        token_type: "Bearer".into(),
+        expires: now + jiff::SignedDuration::from_hours(1),
+    };
+    OidcStore::new(&kr).set("https://x.awsapps.com/start", &token, now).unwrap();
+    // A legacy key of an older aws-vault version.
+    kr.set(&aws_vault::keyring::Item {
+        key: "a session (1234567890)".into(),
+        data: zeroize::Zeroizing::new(b"{}".to_vec()),
+        ..Default::default()
+    })
+    .unwrap();
+
+    assert_eq!(s.run(&["clear", "a"]).ok().stdout, "Cleared 1 sessions.\n");
+    // b reaches its SSO start URL through include_profile (compat §7.26 fixed).
+    assert_eq!(s.run(&["clear", "b"]).ok().stdout, "Cleared 2 sessions.\n");
+    sessions.set("sts.GetSessionToken", "a", "", &session("A2", 3600)).unwrap();
+    assert_eq!(s.run(&["clear"]).ok().stdout, "Cleared 2 sessions.\n");
+    assert_eq!(kr.keys().unwrap(), vec!["a".to_string()]);
+}
+
+// ---------------------------------------------------------------- exec
+
+#[test]
+fn exec_no_session_sets_environment_and_forwards_exit_code() {
+    let s = Sandbox::with_config("[profile p]\nregion = eu-west-1\n");
+    s.add("p", KEY_ID, SECRET);
+    let run = s.run_env(
+        &["exec", "--no-session", "p", "--", "sh", "-c", "exit 7"],
+        &[],
+    );
+    assert_eq!(run.code, 7, "{}", run.stderr);
+
+    let run = s
+        .run_env(
+            &["exec", "-n", "p", "--", "env"],
+            &[
+                ("AWS_PROFILE", "stale"),
+                ("AWS_SESSION_TOKEN", "stale"),
+                ("AWS_SDK_LOAD_CONFIG", "1"),
+                ("KEEP_ME", "yes"),
+            ],
+        )
+        .ok();
+    let env: Vec<&str> = run.stdout.lines().collect();
+    for expected in [
+        "AWS_VAULT=p",
+        "AWS_REGION=eu-west-1",
+        "AWS_DEFAULT_REGION=eu-west-1",
+        &format!("AWS_ACCESS_KEY_ID={KEY_ID}"),
+        &format!("AWS_SECRET_ACCESS_KEY={SECRET}"),
+        "KEEP_ME=yes",
+    ] {
+        assert!(env.contains(&expected), "missing {expected} in {env:?}");
+    }
+    for gone in ["AWS_PROFILE=", "AWS_SESSION_TOKEN=", "AWS_SDK_LOAD_CONFIG=", "AWS_CREDENTIAL_EXPIRATION="] {
+        assert!(!env.iter().any(|l| l.starts_with(gone)), "{gone} leaked: {env:?}");
+    }
+}
+
+#[test]
+fn exec_uses_aws_profile_and_shell_by_default() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    // No command: $SHELL is run (here a shell that prints one variable).
+    let shell = s.dir.path().join("fake-shell");
+    std::fs::write(&shell, "#!/bin/sh\necho \"vault=$AWS_VAULT\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = s
+        .run_env(
+            &["exec", "--no-session"],
+            &[("AWS_PROFILE", "p"), ("SHELL", shell.to_str().unwrap())],
+        )
+        .ok();
+    assert_eq!(run.stdout, "vault=p\n");
+}
+
+#[test]
+fn exec_refuses_to_nest() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let line = s
+        .run_env(&["exec", "-n", "p", "--", "true"], &[("AWS_VAULT", "p")])
+        .fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: exec: running in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force"
+    );
+    let line = s
+        .run_env(&["export", "-n", "p"], &[("AWS_VAULT", "p")])
+        .fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: export: in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force"
+    );
+}
+
+#[test]
+fn exec_json_prints_credential_process_format() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let out = s.run(&["exec", "--json", "-n", "p"]).ok().stdout;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Version"], 1);
+    assert_eq!(v["AccessKeyId"], KEY_ID);
+}
+
+#[test]
+fn exec_missing_command_is_one_line() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let line = s
+        .run(&["exec", "-n", "p", "--", "definitely-not-a-command-xyz"])
+        .fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: exec: exec: \"definitely-not-a-command-xyz\": executable file not found in $PATH"
+    );
+}
+
+#[test]
+fn source_profile_without_role_uses_the_source_keys() {
+    let s = Sandbox::with_config("[profile base]\nregion = us-west-2\n[profile child]\nsource_profile = base\n");
+    s.add("base", KEY_ID, SECRET);
+    let out = s.run(&["export", "-n", "child"]).ok().stdout;
+    assert!(out.starts_with(&format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")), "{out}");
+    // Stored credentials under the profile's own name work without any config section.
+    s.add("loose", "AKIALOOSE", "loosesecret");
+    let out = s.run(&["export", "-n", "--format=json", "loose"]).ok().stdout;
+    assert!(out.contains("AKIALOOSE"));
+}
+
+#[test]
+fn sessions_are_refused_until_sts_is_supported() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let line = s.run(&["export", "p"]).fails();
+    assert!(line.contains("use --no-session"), "{line}");
+    let line = s
+        .run(&["export", "-n", "r"])
+        .fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: export: profile 'r' not found in ~/.aws/config and no stored credentials exist for it"
+    );
+}
+
+// ---------------------------------------------------------------- global options
+
+#[test]
+fn version_and_help() {
+    let s = Sandbox::new();
+    let run = s.run(&["version"]).ok();
+    assert_eq!(run.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    let run = s.run(&["--version"]).ok();
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    let run = s.run(&["-v"]).ok();
+    assert_eq!(run.stderr, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    let run = s.run(&[]).ok();
+    assert!(run.stderr.contains("Usage: aws-vault"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    let run = s.run(&["--help"]).ok();
+    assert!(run.stderr.contains("exec"));
+    assert!(run.stderr.contains("--backend"));
+}
+
+#[test]
+fn unknown_flags_and_commands_are_usage_errors() {
+    let s = Sandbox::new();
+    let line = s.run(&["list", "--bogus"]).fails();
+    assert!(line.starts_with("aws-vault: error: ") && line.ends_with(", try --help"), "{line}");
+    let line = s.run(&["frobnicate"]).fails();
+    assert!(line.ends_with(", try --help"), "{line}");
+    let line = s.run(&["export", "-n", "--format=xml", "p"]).fails();
+    assert!(line.contains("xml"), "{line}");
+}
+
+#[test]
+fn prompt_validation() {
+    let s = Sandbox::new();
+    let line = s.run(&["--prompt=pass", "list"]).fails();
+    assert!(line.starts_with("aws-vault: error: --prompt=pass (or AWS_VAULT_PROMPT=pass) has been removed"), "{line}");
+    let line = s.run_env(&["list"], &[("AWS_VAULT_PROMPT", "carrier-pigeon")]).fails();
+    assert!(line.contains("--prompt value must be one of"), "{line}");
+    assert!(line.contains("terminal"), "{line}");
+    assert!(line.ends_with("got 'carrier-pigeon', try --help"), "{line}");
+    s.run(&["--prompt", "terminal", "list", "--profiles"]).ok();
+}
+
+#[test]
+fn backend_validation_lists_what_is_available() {
+    let s = Sandbox::new();
+    let line = s.run(&["--backend=kwallet", "list"]).fails();
+    assert_eq!(
+        line,
+        "aws-vault: error: keyring backend 'kwallet' is not available in this build; available backends: file, try --help"
+    );
+    let line = s.run_env(&["list"], &[("AWS_VAULT_BACKEND", "nope")]).fails();
+    assert!(line.contains("'nope' is not a known backend"), "{line}");
+    // An empty variable counts as unset.
+    s.run_env(&["list"], &[("AWS_VAULT_BACKEND", "")]).ok();
+}
+
+#[test]
+fn global_flags_work_after_the_command_and_negate() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let dir = s.dir.path().join("elsewhere");
+    s.run_env(
+        &["add", "--env", "p", "--file-dir", dir.to_str().unwrap(), "--debug", "--no-debug"],
+        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+    )
+    .ok();
+    assert!(dir.join("p").exists());
+    assert!(!s.keys.join("p").exists());
+    let run = s
+        .run_env(&["list", "--credentials"], &[("AWS_VAULT_FILE_DIR", dir.to_str().unwrap())])
+        .ok();
+    assert_eq!(run.stdout, "p\n");
+    // ~/ is expanded in --file-dir.
+    s.run_env(
+        &["add", "--env", "q", "--file-dir", "~/tilde-keys"],
+        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+    )
+    .ok();
+    assert!(s.home.join("tilde-keys/q").exists());
+}
+
+#[test]
+fn debug_goes_to_stderr_only() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let run = s.run(&["--debug", "export", "-n", "--format=json", "p"]).ok();
+    serde_json::from_str::<serde_json::Value>(&run.stdout).expect("stdout is pure JSON");
+    assert!(!run.stderr.contains(SECRET));
+}
+
+#[test]
+fn arguments_file_expansion() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let args = s.dir.path().join("args");
+    std::fs::write(&args, "# list the profiles\nlist\n--profiles\n").unwrap();
+    let at = format!("@{}", args.display());
+    assert_eq!(s.run(&[&at]).ok().stdout, "p\n");
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[test]
+fn malformed_config_names_file_and_line() {
+    let s = Sandbox::with_config("[profile p]\nregion = us-east-1\nthis line has no delimiter\n");
+    let line = s.run(&["list"]).fails();
+    assert!(line.contains(s.config.to_str().unwrap()), "{line}");
+    assert!(line.contains("line 3"), "{line}");
+}
+
+#[test]
+fn source_profile_cycle_is_reported() {
+    let s = Sandbox::with_config("[profile a]\nsource_profile = b\n[profile b]\nsource_profile = a\n");
+    let line = s.run(&["export", "-n", "a"]).fails();
+    assert!(line.contains("Loop detected in config file for profile"), "{line}");
+}
+
+#[test]
+fn include_profile_loop_is_reported() {
+    let s = Sandbox::with_config("[profile a]\ninclude_profile = b\n[profile b]\ninclude_profile = a\n");
+    let line = s.run(&["exec", "-n", "a", "--", "true"]).fails();
+    assert!(line.contains("Loop detected in config file for profile 'a'"), "{line}");
+}
+
+#[test]
+fn corrupt_key_file_is_one_line() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    std::fs::write(s.keys.join("p"), "this is not a JWE").unwrap();
+    let line = s.run(&["export", "-n", "p"]).fails();
+    assert!(line.starts_with("aws-vault: error: export: "), "{line}");
+    let line = s.run(&["list", "--credentials"]);
+    assert_eq!(line.code, 0);
+}
+
+#[test]
+fn wrong_passphrase_is_reported_as_such() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let line = s
+        .run_env(&["export", "-n", "p"], &[("AWS_VAULT_FILE_PASSPHRASE", "wrong")])
+        .fails();
+    assert!(line.contains("could not decrypt"), "{line}");
+    assert!(line.contains("wrong passphrase or corrupt file"), "{line}");
+    // A wrong passphrase cannot add items next to the existing ones either.
+    let line = s
+        .run_env(
+            &["add", "--env", "q"],
+            &[
+                ("AWS_VAULT_FILE_PASSPHRASE", "wrong"),
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        )
+        .fails();
+    assert!(!line.is_empty());
+    assert!(!s.keys.join("q").exists());
+}
+
+#[test]
+fn huge_p2c_is_refused() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let path = s.keys.join("p");
+    let token = std::fs::read_to_string(&path).unwrap();
+    let header_b64 = token.split('.').next().unwrap();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = String::from_utf8(engine.decode(header_b64).unwrap()).unwrap();
+    let evil = header.replace("\"p2c\":8192", "\"p2c\":2000000000");
+    assert_ne!(evil, header);
+    let forged = token.replacen(header_b64, &engine.encode(evil), 1);
+    std::fs::write(&path, forged).unwrap();
+    let started = std::time::Instant::now();
+    let line = s.run(&["export", "-n", "p"]).fails();
+    assert!(line.contains("p2c"), "{line}");
+    // Two billion PBKDF2 rounds would take minutes; a refusal takes milliseconds.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn key_directory_that_is_a_file() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let not_a_dir = s.dir.path().join("plainfile");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let line = s
+        .run_env(&["list", "--credentials"], &[("AWS_VAULT_FILE_DIR", not_a_dir.to_str().unwrap())])
+        .fails();
+    assert!(line.contains(not_a_dir.to_str().unwrap()), "{line}");
+}
+
+#[test]
+fn stray_files_in_key_directory_do_not_break_list() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    std::fs::write(s.keys.join(".DS_Store"), b"\0\0\0\x01Bud1").unwrap();
+    std::fs::create_dir(s.keys.join("subdir")).unwrap();
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "p\n");
+    s.run(&["list"]).ok();
+    s.run(&["clear"]).ok();
+}
+
+#[test]
+fn key_files_are_private_and_written_atomically() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let mode = std::fs::metadata(s.keys.join("p")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mode = std::fs::metadata(&s.keys).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // Overwriting leaves exactly one file: no temp files behind.
+    s.add("p", KEY_ID, "another");
+    let names: Vec<_> = std::fs::read_dir(&s.keys)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec!["p".to_string()]);
+    // The passphrase never reaches the file.
+    let raw = std::fs::read(s.keys.join("p")).unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains(PASSPHRASE));
+}
+
+#[test]
+fn no_picker_without_a_terminal() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let line = s.run_detached(&["export", "-n"]).fails();
+    assert!(line.starts_with("aws-vault: error: export: unable to select a 'profile'. Try --help: "), "{line}");
+}
