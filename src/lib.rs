@@ -15,11 +15,13 @@
 //! * [`creds`] holds the `Credentials` value and the ways of getting credentials.
 //! * [`process`] builds the child environment and runs the child for `exec`.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod creds;
 pub mod keyring;
 pub mod log;
+pub mod mfa;
 pub mod process;
 pub mod prompt;
 pub mod store;

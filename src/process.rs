@@ -93,7 +93,9 @@ pub enum RunError {
 
 fn command(cmd: &str, args: &[String], env: &ChildEnv) -> Command {
     let mut c = Command::new(cmd);
-    c.args(args).env_clear().envs(env.vars().iter().map(|(k, v)| (k, v)));
+    c.args(args)
+        .env_clear()
+        .envs(env.vars().iter().map(|(k, v)| (k, v)));
     c
 }
 
@@ -111,7 +113,11 @@ fn start_error(cmd: &str, e: std::io::Error) -> RunError {
 /// Replace this process with `cmd` (Unix `execvp`, so `PATH` is searched and argv[0] is the
 /// command exactly as typed). Returns only on failure; on platforms without exec it runs a
 /// subprocess and exits with its status.
-pub fn exec_replace(cmd: &str, args: &[String], env: &ChildEnv) -> Result<std::convert::Infallible, RunError> {
+pub fn exec_replace(
+    cmd: &str,
+    args: &[String],
+    env: &ChildEnv,
+) -> Result<std::convert::Infallible, RunError> {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -182,10 +188,20 @@ mod tests {
         .map(|(k, v)| (OsString::from(k), OsString::from(v)));
         let mut env = ChildEnv::from_parent(base);
         env.set_profile("prod", Some("eu-west-1"), None);
-        let names: Vec<_> = env.vars().iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        let names: Vec<_> = env
+            .vars()
+            .iter()
+            .map(|(k, _)| k.to_str().unwrap())
+            .collect();
         assert_eq!(
             names,
-            ["PATH", "HOME", "AWS_VAULT", "AWS_REGION", "AWS_DEFAULT_REGION"]
+            [
+                "PATH",
+                "HOME",
+                "AWS_VAULT",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION"
+            ]
         );
         assert_eq!(env.get("AWS_REGION"), Some(OsStr::new("eu-west-1")));
     }

@@ -15,7 +15,9 @@ const TTY: &str = "CONIN$";
 fn no_terminal(e: io::Error) -> io::Error {
     io::Error::new(
         e.kind(),
-        format!("no terminal to ask on ({TTY}: {e}); run from a terminal or pass the value another way"),
+        format!(
+            "no terminal to ask on ({TTY}: {e}); run from a terminal or pass the value another way"
+        ),
     )
 }
 

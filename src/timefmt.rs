@@ -38,9 +38,7 @@ pub fn go_rfc3339nano(z: &Zoned) -> String {
 
 /// Go's RFC3339 (no fraction) for a zoned value, used in keyring labels.
 pub fn go_rfc3339(z: &Zoned) -> String {
-    let truncated = z
-        .timestamp()
-        .as_second();
+    let truncated = z.timestamp().as_second();
     let ts = Timestamp::from_second(truncated).unwrap_or(z.timestamp());
     go_rfc3339nano(&ts.to_zoned(z.time_zone().clone()))
 }

@@ -26,7 +26,10 @@ fn session(id: &str, secs: i64) -> Credentials {
 fn add_from_env_then_list_and_export_all_formats() {
     let s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
     let run = s.add("work", KEY_ID, SECRET);
-    assert_eq!(run.stdout, "Added credentials to profile \"work\" in vault\n");
+    assert_eq!(
+        run.stdout,
+        "Added credentials to profile \"work\" in vault\n"
+    );
 
     assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "work\n");
     assert_eq!(s.run(&["ls", "--profiles"]).ok().stdout, "work\n");
@@ -52,10 +55,7 @@ fn add_from_env_then_list_and_export_all_formats() {
         json,
         format!("{{\n  \"Version\": 1,\n  \"AccessKeyId\": \"{KEY_ID}\",\n  \"SecretAccessKey\": \"{SECRET}\"\n}}\n")
     );
-    let ini = s
-        .run(&["export", "-n", "--format=ini", "work"])
-        .ok()
-        .stdout;
+    let ini = s.run(&["export", "-n", "--format=ini", "work"]).ok().stdout;
     assert_eq!(
         ini,
         format!("[work]\naws_access_key_id={KEY_ID}\naws_secret_access_key={SECRET}\nregion=eu-west-1\n")
@@ -70,11 +70,16 @@ fn add_from_env_then_list_and_export_all_formats() {
 
 #[test]
 fn add_refuses_profile_with_source_profile() {
-    let s = Sandbox::with_config("[profile base]\n[profile role]\nsource_profile = base\nrole_arn = arn:aws:iam::1:role/r\n");
+    let s = Sandbox::with_config(
+        "[profile base]\n[profile role]\nsource_profile = base\nrole_arn = arn:aws:iam::1:role/r\n",
+    );
     let line = s
         .run_env(
             &["add", "--env", "role"],
-            &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+            &[
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
         )
         .fails();
     assert_eq!(
@@ -89,11 +94,17 @@ fn add_env_requires_both_variables() {
     let line = s
         .run_env(&["add", "--env", "p"], &[("AWS_SECRET_ACCESS_KEY", SECRET)])
         .fails();
-    assert_eq!(line, "aws-vault: error: add: Missing value for AWS_ACCESS_KEY_ID");
+    assert_eq!(
+        line,
+        "aws-vault: error: add: Missing value for AWS_ACCESS_KEY_ID"
+    );
     let line = s
         .run_env(&["add", "--env", "p"], &[("AWS_ACCESS_KEY_ID", KEY_ID)])
         .fails();
-    assert_eq!(line, "aws-vault: error: add: Missing value for AWS_SECRET_ACCESS_KEY");
+    assert_eq!(
+        line,
+        "aws-vault: error: add: Missing value for AWS_SECRET_ACCESS_KEY"
+    );
     assert!(!s.keys.join("p").exists());
 }
 
@@ -101,7 +112,10 @@ fn add_env_requires_both_variables() {
 fn add_without_terminal_fails_cleanly() {
     let s = Sandbox::new();
     let line = s.run_detached(&["add", "p"]).fails();
-    assert!(line.starts_with("aws-vault: error: add: no terminal"), "{line}");
+    assert!(
+        line.starts_with("aws-vault: error: add: no terminal"),
+        "{line}"
+    );
     assert!(!s.keys.join("p").exists());
 }
 
@@ -117,7 +131,10 @@ fn add_config_appends_and_keeps_every_other_byte() {
     s.add("newprof", KEY_ID, SECRET);
     s.run_env(
         &["add", "--env", "--no-add-config", "other"],
-        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
     )
     .ok();
     assert_eq!(std::fs::read_to_string(&s.config).unwrap(), after);
@@ -127,7 +144,10 @@ fn add_config_appends_and_keeps_every_other_byte() {
 fn add_creates_missing_config_file() {
     let s = Sandbox::new();
     s.add("fresh", KEY_ID, SECRET);
-    assert_eq!(std::fs::read_to_string(&s.config).unwrap(), "[profile fresh]\n");
+    assert_eq!(
+        std::fs::read_to_string(&s.config).unwrap(),
+        "[profile fresh]\n"
+    );
     // The default profile gets a [default] section.
     s.add("default", KEY_ID, SECRET);
     assert_eq!(
@@ -161,12 +181,20 @@ fn list_table_shows_profiles_credentials_and_sessions() {
     s.add("jonsmith", KEY_ID, SECRET);
     s.run_env(
         &["add", "--env", "--no-add-config", "old"],
-        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
     )
     .ok();
     let kr = s.keyring();
     SessionStore::new(&kr)
-        .set("sts.GetSessionToken", "jonsmith", "", &session("ASIA1", 3600))
+        .set(
+            "sts.GetSessionToken",
+            "jonsmith",
+            "",
+            &session("ASIA1", 3600),
+        )
         .unwrap();
     SessionStore::new(&kr)
         .set("sts.AssumeRole", "gone", "", &session("ASIA2", 600))
@@ -200,13 +228,35 @@ fn list_table_shows_profiles_credentials_and_sessions() {
     let out = s.run(&["list"]).ok().stdout;
     let lines: Vec<String> = out.lines().map(|l| l.trim_end().to_string()).collect();
     // Remaining time is truncated to whole seconds and may have ticked: check the shape.
-    assert_eq!(lines[0], "Profile                  Credentials              Sessions");
-    assert_eq!(lines[1], "=======                  ===========              ========");
-    assert!(lines[2].starts_with("jonsmith                 jonsmith                 sts.GetSessionToken:"), "{out}");
-    assert_eq!(lines[3], "sso                      -                        oidc:corp");
-    assert_eq!(lines[4], "-                        old                      -");
-    assert_eq!(lines[5], "-                        -                        oidc:other.awsapps.com");
-    assert!(lines[6].starts_with("-                        -                        sts.AssumeRole:"), "{out}");
+    assert_eq!(
+        lines[0],
+        "Profile                  Credentials              Sessions"
+    );
+    assert_eq!(
+        lines[1],
+        "=======                  ===========              ========"
+    );
+    assert!(
+        lines[2]
+            .starts_with("jonsmith                 jonsmith                 sts.GetSessionToken:"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[3],
+        "sso                      -                        oidc:corp"
+    );
+    assert_eq!(
+        lines[4],
+        "-                        old                      -"
+    );
+    assert_eq!(
+        lines[5],
+        "-                        -                        oidc:other.awsapps.com"
+    );
+    assert!(
+        lines[6].starts_with("-                        -                        sts.AssumeRole:"),
+        "{out}"
+    );
     assert_eq!(lines.len(), 7, "{out}");
     // Every cell is padded, the last column included (Go tabwriter).
     for line in out.lines() {
@@ -220,7 +270,10 @@ fn list_table_shows_profiles_credentials_and_sessions() {
     // Then the sessions, in keyring (file name) order.
     assert!(sessions[2].starts_with("sts.AssumeRole:"));
     assert!(sessions[3].starts_with("sts.GetSessionToken:"));
-    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "jonsmith\nold\n");
+    assert_eq!(
+        s.run(&["list", "--credentials"]).ok().stdout,
+        "jonsmith\nold\n"
+    );
 }
 
 #[test]
@@ -278,8 +331,12 @@ fn clear_all_and_per_profile() {
     s.add("a", KEY_ID, SECRET);
     let kr = s.keyring();
     let sessions = SessionStore::new(&kr);
-    sessions.set("sts.GetSessionToken", "a", "", &session("A1", 3600)).unwrap();
-    sessions.set("sts.AssumeRole", "b", "arn:mfa", &session("B1", 3600)).unwrap();
+    sessions
+        .set("sts.GetSessionToken", "a", "", &session("A1", 3600))
+        .unwrap();
+    sessions
+        .set("sts.AssumeRole", "b", "arn:mfa", &session("B1", 3600))
+        .unwrap();
     let now = jiff::Timestamp::now();
     let token = OidcToken {
         access_token: SecretString::from("at".to_string()),
@@ -287,7 +344,9 @@ fn clear_all_and_per_profile() {
         token_type: "Bearer".into(),
         expires: now + jiff::SignedDuration::from_hours(1),
     };
-    OidcStore::new(&kr).set("https://x.awsapps.com/start", &token, now).unwrap();
+    OidcStore::new(&kr)
+        .set("https://x.awsapps.com/start", &token, now)
+        .unwrap();
     // A legacy key of an older aws-vault version.
     kr.set(&aws_vault::keyring::Item {
         key: "a session (1234567890)".into(),
@@ -299,7 +358,9 @@ fn clear_all_and_per_profile() {
     assert_eq!(s.run(&["clear", "a"]).ok().stdout, "Cleared 1 sessions.\n");
     // b reaches its SSO start URL through include_profile (compat §7.26 fixed).
     assert_eq!(s.run(&["clear", "b"]).ok().stdout, "Cleared 2 sessions.\n");
-    sessions.set("sts.GetSessionToken", "a", "", &session("A2", 3600)).unwrap();
+    sessions
+        .set("sts.GetSessionToken", "a", "", &session("A2", 3600))
+        .unwrap();
     assert_eq!(s.run(&["clear"]).ok().stdout, "Cleared 2 sessions.\n");
     assert_eq!(kr.keys().unwrap(), vec!["a".to_string()]);
 }
@@ -338,8 +399,16 @@ fn exec_no_session_sets_environment_and_forwards_exit_code() {
     ] {
         assert!(env.contains(&expected), "missing {expected} in {env:?}");
     }
-    for gone in ["AWS_PROFILE=", "AWS_SESSION_TOKEN=", "AWS_SDK_LOAD_CONFIG=", "AWS_CREDENTIAL_EXPIRATION="] {
-        assert!(!env.iter().any(|l| l.starts_with(gone)), "{gone} leaked: {env:?}");
+    for gone in [
+        "AWS_PROFILE=",
+        "AWS_SESSION_TOKEN=",
+        "AWS_SDK_LOAD_CONFIG=",
+        "AWS_CREDENTIAL_EXPIRATION=",
+    ] {
+        assert!(
+            !env.iter().any(|l| l.starts_with(gone)),
+            "{gone} leaked: {env:?}"
+        );
     }
 }
 
@@ -406,25 +475,29 @@ fn exec_missing_command_is_one_line() {
 
 #[test]
 fn source_profile_without_role_uses_the_source_keys() {
-    let s = Sandbox::with_config("[profile base]\nregion = us-west-2\n[profile child]\nsource_profile = base\n");
+    let s = Sandbox::with_config(
+        "[profile base]\nregion = us-west-2\n[profile child]\nsource_profile = base\n",
+    );
     s.add("base", KEY_ID, SECRET);
     let out = s.run(&["export", "-n", "child"]).ok().stdout;
-    assert!(out.starts_with(&format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")), "{out}");
+    assert!(
+        out.starts_with(&format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")),
+        "{out}"
+    );
     // Stored credentials under the profile's own name work without any config section.
     s.add("loose", "AKIALOOSE", "loosesecret");
-    let out = s.run(&["export", "-n", "--format=json", "loose"]).ok().stdout;
+    let out = s
+        .run(&["export", "-n", "--format=json", "loose"])
+        .ok()
+        .stdout;
     assert!(out.contains("AKIALOOSE"));
 }
 
 #[test]
-fn sessions_are_refused_until_sts_is_supported() {
+fn unknown_profile_is_refused() {
     let s = Sandbox::with_config("[profile p]\n");
     s.add("p", KEY_ID, SECRET);
-    let line = s.run(&["export", "p"]).fails();
-    assert!(line.contains("use --no-session"), "{line}");
-    let line = s
-        .run(&["export", "-n", "r"])
-        .fails();
+    let line = s.run(&["export", "-n", "r"]).fails();
     assert_eq!(
         line,
         "aws-vault: error: export: profile 'r' not found in ~/.aws/config and no stored credentials exist for it"
@@ -455,7 +528,10 @@ fn version_and_help() {
 fn unknown_flags_and_commands_are_usage_errors() {
     let s = Sandbox::new();
     let line = s.run(&["list", "--bogus"]).fails();
-    assert!(line.starts_with("aws-vault: error: ") && line.ends_with(", try --help"), "{line}");
+    assert!(
+        line.starts_with("aws-vault: error: ") && line.ends_with(", try --help"),
+        "{line}"
+    );
     let line = s.run(&["frobnicate"]).fails();
     assert!(line.ends_with(", try --help"), "{line}");
     let line = s.run(&["export", "-n", "--format=xml", "p"]).fails();
@@ -466,8 +542,15 @@ fn unknown_flags_and_commands_are_usage_errors() {
 fn prompt_validation() {
     let s = Sandbox::new();
     let line = s.run(&["--prompt=pass", "list"]).fails();
-    assert!(line.starts_with("aws-vault: error: --prompt=pass (or AWS_VAULT_PROMPT=pass) has been removed"), "{line}");
-    let line = s.run_env(&["list"], &[("AWS_VAULT_PROMPT", "carrier-pigeon")]).fails();
+    assert!(
+        line.starts_with(
+            "aws-vault: error: --prompt=pass (or AWS_VAULT_PROMPT=pass) has been removed"
+        ),
+        "{line}"
+    );
+    let line = s
+        .run_env(&["list"], &[("AWS_VAULT_PROMPT", "carrier-pigeon")])
+        .fails();
     assert!(line.contains("--prompt value must be one of"), "{line}");
     assert!(line.contains("terminal"), "{line}");
     assert!(line.ends_with("got 'carrier-pigeon', try --help"), "{line}");
@@ -482,7 +565,9 @@ fn backend_validation_lists_what_is_available() {
         line,
         "aws-vault: error: keyring backend 'kwallet' is not available in this build; available backends: file, try --help"
     );
-    let line = s.run_env(&["list"], &[("AWS_VAULT_BACKEND", "nope")]).fails();
+    let line = s
+        .run_env(&["list"], &[("AWS_VAULT_BACKEND", "nope")])
+        .fails();
     assert!(line.contains("'nope' is not a known backend"), "{line}");
     // An empty variable counts as unset.
     s.run_env(&["list"], &[("AWS_VAULT_BACKEND", "")]).ok();
@@ -493,20 +578,37 @@ fn global_flags_work_after_the_command_and_negate() {
     let s = Sandbox::with_config("[profile p]\n");
     let dir = s.dir.path().join("elsewhere");
     s.run_env(
-        &["add", "--env", "p", "--file-dir", dir.to_str().unwrap(), "--debug", "--no-debug"],
-        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+        &[
+            "add",
+            "--env",
+            "p",
+            "--file-dir",
+            dir.to_str().unwrap(),
+            "--debug",
+            "--no-debug",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
     )
     .ok();
     assert!(dir.join("p").exists());
     assert!(!s.keys.join("p").exists());
     let run = s
-        .run_env(&["list", "--credentials"], &[("AWS_VAULT_FILE_DIR", dir.to_str().unwrap())])
+        .run_env(
+            &["list", "--credentials"],
+            &[("AWS_VAULT_FILE_DIR", dir.to_str().unwrap())],
+        )
         .ok();
     assert_eq!(run.stdout, "p\n");
     // ~/ is expanded in --file-dir.
     s.run_env(
         &["add", "--env", "q", "--file-dir", "~/tilde-keys"],
-        &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
     )
     .ok();
     assert!(s.home.join("tilde-keys/q").exists());
@@ -516,7 +618,9 @@ fn global_flags_work_after_the_command_and_negate() {
 fn debug_goes_to_stderr_only() {
     let s = Sandbox::with_config("[profile p]\n");
     s.add("p", KEY_ID, SECRET);
-    let run = s.run(&["--debug", "export", "-n", "--format=json", "p"]).ok();
+    let run = s
+        .run(&["--debug", "export", "-n", "--format=json", "p"])
+        .ok();
     serde_json::from_str::<serde_json::Value>(&run.stdout).expect("stdout is pure JSON");
     assert!(!run.stderr.contains(SECRET));
 }
@@ -542,16 +646,25 @@ fn malformed_config_names_file_and_line() {
 
 #[test]
 fn source_profile_cycle_is_reported() {
-    let s = Sandbox::with_config("[profile a]\nsource_profile = b\n[profile b]\nsource_profile = a\n");
+    let s =
+        Sandbox::with_config("[profile a]\nsource_profile = b\n[profile b]\nsource_profile = a\n");
     let line = s.run(&["export", "-n", "a"]).fails();
-    assert!(line.contains("Loop detected in config file for profile"), "{line}");
+    assert!(
+        line.contains("Loop detected in config file for profile"),
+        "{line}"
+    );
 }
 
 #[test]
 fn include_profile_loop_is_reported() {
-    let s = Sandbox::with_config("[profile a]\ninclude_profile = b\n[profile b]\ninclude_profile = a\n");
+    let s = Sandbox::with_config(
+        "[profile a]\ninclude_profile = b\n[profile b]\ninclude_profile = a\n",
+    );
     let line = s.run(&["exec", "-n", "a", "--", "true"]).fails();
-    assert!(line.contains("Loop detected in config file for profile 'a'"), "{line}");
+    assert!(
+        line.contains("Loop detected in config file for profile 'a'"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -570,7 +683,10 @@ fn wrong_passphrase_is_reported_as_such() {
     let s = Sandbox::with_config("[profile p]\n");
     s.add("p", KEY_ID, SECRET);
     let line = s
-        .run_env(&["export", "-n", "p"], &[("AWS_VAULT_FILE_PASSPHRASE", "wrong")])
+        .run_env(
+            &["export", "-n", "p"],
+            &[("AWS_VAULT_FILE_PASSPHRASE", "wrong")],
+        )
         .fails();
     assert!(line.contains("could not decrypt"), "{line}");
     assert!(line.contains("wrong passphrase or corrupt file"), "{line}");
@@ -616,7 +732,10 @@ fn key_directory_that_is_a_file() {
     let not_a_dir = s.dir.path().join("plainfile");
     std::fs::write(&not_a_dir, "x").unwrap();
     let line = s
-        .run_env(&["list", "--credentials"], &[("AWS_VAULT_FILE_DIR", not_a_dir.to_str().unwrap())])
+        .run_env(
+            &["list", "--credentials"],
+            &[("AWS_VAULT_FILE_DIR", not_a_dir.to_str().unwrap())],
+        )
         .fails();
     assert!(line.contains(not_a_dir.to_str().unwrap()), "{line}");
 }
@@ -637,7 +756,10 @@ fn key_files_are_private_and_written_atomically() {
     use std::os::unix::fs::PermissionsExt;
     let s = Sandbox::with_config("[profile p]\n");
     s.add("p", KEY_ID, SECRET);
-    let mode = std::fs::metadata(s.keys.join("p")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(s.keys.join("p"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let mode = std::fs::metadata(&s.keys).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
@@ -657,5 +779,8 @@ fn key_files_are_private_and_written_atomically() {
 fn no_picker_without_a_terminal() {
     let s = Sandbox::with_config("[profile p]\n");
     let line = s.run_detached(&["export", "-n"]).fails();
-    assert!(line.starts_with("aws-vault: error: export: unable to select a 'profile'. Try --help: "), "{line}");
+    assert!(
+        line.starts_with("aws-vault: error: export: unable to select a 'profile'. Try --help: "),
+        "{line}"
+    );
 }

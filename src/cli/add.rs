@@ -43,7 +43,8 @@ pub fn run(settings: &Settings, args: AddArgs) -> CommandResult {
     } else {
         let id = prompt::read_line("Enter Access Key ID: ")?;
         let secret = prompt::read_secret("Enter Secret Access Key: ")?;
-        let mfa = prompt::read_line("Enter MFA Device ARN (If MFA is not enabled, leave this blank): ")?;
+        let mfa =
+            prompt::read_line("Enter MFA Device ARN (If MFA is not enabled, leave this blank): ")?;
         if id.is_empty() {
             bail!("Missing value for the Access Key ID");
         }
@@ -58,7 +59,10 @@ pub fn run(settings: &Settings, args: AddArgs) -> CommandResult {
 
     let keyring = settings.open_keyring()?;
     CredentialStore::new(keyring.as_ref()).set(profile, &creds)?;
-    println!("Added credentials to profile {} in vault", go_quote(profile));
+    println!(
+        "Added credentials to profile {} in vault",
+        go_quote(profile)
+    );
 
     let deleted = SessionStore::new(keyring.as_ref()).remove_for_profile(profile)?;
     if deleted > 0 {

@@ -15,7 +15,11 @@ pub struct ExecArgs {
     /// Name of the profile [$AWS_PROFILE]
     profile: Option<String>,
     /// Command to execute, defaults to $SHELL, followed by its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     command: Vec<String>,
     /// Duration of the temporary or assume-role session. Defaults to 1h [$AWS_VAULT_DURATION]
     #[arg(short = 'd', long, value_name = "DURATION")]
@@ -35,13 +39,20 @@ pub struct ExecArgs {
     /// Print the SSO link to the terminal without automatically opening the browser [$AWS_VAULT_STDOUT]
     #[arg(long)]
     stdout: bool,
+    /// Set AWS_PROFILE instead of credential variables, after checking the credentials work [$AWS_VAULT_PROFILE_ENV]
+    #[arg(long)]
+    profile_env: bool,
 }
 
 pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
     let show_help = !settings.debug
         && args.command.is_empty()
         && std::io::stdout().is_terminal()
-        && settings.env.get("AWS_VAULT_DISABLE_HELP_MESSAGE").map(String::as_str) != Some("1");
+        && settings
+            .env
+            .get("AWS_VAULT_DISABLE_HELP_MESSAGE")
+            .map(String::as_str)
+            != Some("1");
     let help = |msg: &str| {
         if show_help {
             eprintln!("{msg}");
@@ -52,10 +63,13 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
 
     let config = settings.config()?;
     let keyring = settings.open_keyring()?;
-    let profile = match args
-        .profile
-        .or_else(|| settings.env.get("AWS_PROFILE").filter(|p| !p.is_empty()).cloned())
-    {
+    let profile = match args.profile.or_else(|| {
+        settings
+            .env
+            .get("AWS_PROFILE")
+            .filter(|p| !p.is_empty())
+            .cloned()
+    }) {
         Some(p) => p,
         None => picker::pick_profile(&config)?,
     };
@@ -72,8 +86,13 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
             bail!("in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
         }
-        let resolved =
-            export::resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)?;
+        let resolved = export::resolve_credentials(
+            settings,
+            keyring.as_ref(),
+            &profile,
+            &base,
+            args.no_session,
+        )?;
         print!("{}", export::render(Format::Json, &profile, &resolved));
         return Ok(0);
     }
@@ -81,8 +100,15 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         bail!("running in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
     }
 
-    let resolved = export::resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)
-        .map_err(|e| anyhow::anyhow!("Failed to get credentials for {profile}: {e:#}"))?;
+    let profile_env =
+        settings.flag_or_env(args.profile_env, "profile-env", "AWS_VAULT_PROFILE_ENV")?;
+    let resolved =
+        export::resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)
+            .map_err(|e| {
+            // The Go tool's two wordings, kept for scripts that match on them.
+            let verb = if profile_env { "failed" } else { "Failed" };
+            anyhow::anyhow!("{verb} to get credentials for {profile}: {e:#}")
+        })?;
 
     let mut command = args.command;
     let (cmd, cmd_args) = if command.is_empty() {
@@ -92,7 +118,9 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
             .filter(|s| !s.is_empty())
             .cloned()
             .unwrap_or_else(|| if cfg!(windows) { "cmd.exe" } else { "/bin/sh" }.to_string());
-        help(&format!("Starting subshell {shell}, use `exit` to exit the subshell"));
+        help(&format!(
+            "Starting subshell {shell}, use `exit` to exit the subshell"
+        ));
         (shell, Vec::new())
     } else {
         let cmd = command.remove(0);
@@ -105,7 +133,12 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         resolved.profile.region.as_deref(),
         resolved.profile.endpoint_url.as_deref(),
     );
-    env.set_credentials(&resolved.creds);
+    if profile_env {
+        // The SDK in the child reads the profile itself; the credentials were checked above.
+        env.set("AWS_PROFILE", profile.as_str());
+    } else {
+        env.set_credentials(&resolved.creds);
+    }
     drop(keyring);
 
     match process::exec_replace(&cmd, &cmd_args, &env) {

@@ -5,8 +5,11 @@ use clap::{Args, ValueEnum};
 
 use super::{picker, CommandResult, Settings};
 use crate::config::{BaseValues, ProfileConfig};
-use crate::creds::{self, Credentials};
+use std::io::IsTerminal;
+
+use crate::creds::{self, chain, Credentials};
 use crate::keyring::Keyring;
+use crate::mfa::MfaSource;
 use crate::timefmt;
 
 #[derive(Args, Debug)]
@@ -47,7 +50,7 @@ pub struct Resolved {
     pub creds: Credentials,
 }
 
-/// Resolve the profile and fetch its credentials (compat §1.3 export steps).
+/// Resolve the profile and fetch its credentials (compat §1.3 export steps, §3 chain).
 pub fn resolve_credentials(
     settings: &Settings,
     keyring: &dyn Keyring,
@@ -58,12 +61,23 @@ pub fn resolve_credentials(
     let config = settings.config()?;
     picker::ensure_profile_exists(&config, keyring, profile)?;
     let resolved = config.resolve(profile, &settings.env, base)?;
-    if !no_session {
-        bail!(
-            "temporary credentials (STS sessions) are not supported by this build of aws-vault yet; use --no-session"
-        );
-    }
-    let creds = creds::without_sts(&resolved, keyring)?;
+    let mfa = MfaSource::new(
+        base.mfa_token.clone(),
+        settings.prompt.clone(),
+        false,
+        std::io::stdout().is_terminal(),
+        &settings.env,
+    );
+    let creds = creds::retrieve(&creds::Request {
+        profile: &resolved,
+        keyring,
+        options: chain::Options {
+            no_session,
+            ..Default::default()
+        },
+        mfa: &mfa,
+        env: &settings.env,
+    })?;
     Ok(Resolved {
         profile: resolved,
         creds,
@@ -91,7 +105,14 @@ pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
         bail!("in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
     }
     let keyring = settings.open_keyring()?;
-    let profile = match args.profile {
+    // Unlike the Go tool, export defaults to $AWS_PROFILE like exec does (compat §7.27).
+    let profile = match args.profile.or_else(|| {
+        settings
+            .env
+            .get("AWS_PROFILE")
+            .filter(|p| !p.is_empty())
+            .cloned()
+    }) {
         Some(p) => p,
         None => picker::pick_profile(&settings.config()?)?,
     };
@@ -103,7 +124,8 @@ pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
         duration_sets_federation: false,
         sso_use_stdout: settings.flag_or_env(args.stdout, "stdout", "AWS_VAULT_STDOUT")?,
     };
-    let resolved = resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)?;
+    let resolved =
+        resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)?;
     print!("{}", render(args.format, &profile, &resolved));
     Ok(0)
 }
@@ -115,7 +137,11 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> String {
     let expiration = c.expires.map(timefmt::iso_utc);
     match format {
         Format::Env | Format::ExportEnv => {
-            let prefix = if format == Format::ExportEnv { "export " } else { "" };
+            let prefix = if format == Format::ExportEnv {
+                "export "
+            } else {
+                ""
+            };
             let mut lines = vec![
                 format!("AWS_ACCESS_KEY_ID={}", c.access_key_id),
                 format!("AWS_SECRET_ACCESS_KEY={}", c.secret()),
@@ -133,7 +159,7 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> String {
             lines.iter().map(|l| format!("{prefix}{l}\n")).collect()
         }
         Format::Json => {
-            let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+            let q = crate::store::credentials::json_str;
             let mut out = String::from("{\n  \"Version\": 1,\n");
             out.push_str(&format!("  \"AccessKeyId\": {},\n", q(&c.access_key_id)));
             out.push_str(&format!("  \"SecretAccessKey\": {}", q(c.secret())));

@@ -145,9 +145,17 @@ mod tests {
     #[test]
     fn table_matches_compat_example() {
         let rows = vec![
-            ["Profile".to_string(), "Credentials".into(), "Sessions".into()],
+            [
+                "Profile".to_string(),
+                "Credentials".into(),
+                "Sessions".into(),
+            ],
             ["=======".into(), "===========".into(), "========".into()],
-            ["jonsmith".into(), "jonsmith".into(), "sts.GetSessionToken:59m12s".into()],
+            [
+                "jonsmith".into(),
+                "jonsmith".into(),
+                "sts.GetSessionToken:59m12s".into(),
+            ],
             ["-".into(), "old".into(), "-".into()],
         ];
         let expected = "\

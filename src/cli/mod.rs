@@ -221,22 +221,23 @@ fn preprocess(args: Vec<OsString>) -> Result<(Vec<OsString>, Negated), String> {
         // `add-config` keeps its real `--no-add-config` flag; for the others a negation
         // simply removes every occurrence.
         let keep_off = *name == "add-config";
-        let mut i = 0;
-        let mut stop = end;
-        while i < stop {
-            let a = expanded[i].to_str();
-            let drop = if last_is_off {
-                a == Some(on.as_str()) || (a == Some(off.as_str()) && (!keep_off || i != last))
-            } else {
-                a == Some(off.as_str())
-            };
-            if drop {
-                expanded.remove(i);
-                stop -= 1;
-            } else {
-                i += 1;
-            }
-        }
+        let (head, tail) = expanded.split_at(end);
+        let mut kept: Vec<OsString> = head
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| {
+                let a = a.to_str();
+                if last_is_off {
+                    !(a == Some(on.as_str())
+                        || (a == Some(off.as_str()) && (!keep_off || *i != last)))
+                } else {
+                    a != Some(off.as_str())
+                }
+            })
+            .map(|(_, a)| a.clone())
+            .collect();
+        kept.extend_from_slice(tail);
+        expanded = kept;
         if last_is_off {
             negated.0.push(name.to_string());
         }
@@ -358,57 +359,6 @@ fn clap_error(e: clap::Error) -> i32 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pre(args: &[&str]) -> (Vec<String>, Vec<String>) {
-        let (out, neg) = preprocess(args.iter().map(OsString::from).collect()).unwrap();
-        (
-            out.into_iter()
-                .map(|a| a.into_string().unwrap())
-                .collect(),
-            neg.0,
-        )
-    }
-
-    #[test]
-    fn negation_last_wins() {
-        assert_eq!(
-            pre(&["aws-vault", "--debug", "list", "--no-debug"]),
-            (vec!["aws-vault".into(), "list".into()], vec!["debug".into()])
-        );
-        assert_eq!(
-            pre(&["aws-vault", "--no-debug", "list", "--debug"]).0,
-            ["aws-vault", "list", "--debug"]
-        );
-        assert_eq!(
-            pre(&["aws-vault", "add", "--add-config", "--no-add-config", "p"]).0,
-            ["aws-vault", "add", "--no-add-config", "p"]
-        );
-        assert_eq!(
-            pre(&["aws-vault", "add", "--no-add-config", "--add-config", "p"]).0,
-            ["aws-vault", "add", "--add-config", "p"]
-        );
-        // `--no-session` is a flag of its own, and nothing after `--` is rewritten.
-        assert_eq!(
-            pre(&["aws-vault", "exec", "--no-session", "p", "--", "x", "--no-debug"]).0,
-            ["aws-vault", "exec", "--no-session", "p", "--", "x", "--no-debug"]
-        );
-    }
-
-    #[test]
-    fn at_file_expansion() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("args");
-        std::fs::write(&f, "# comment\nlist\n\n  --profiles \n").unwrap();
-        let at = format!("@{}", f.display());
-        assert_eq!(pre(&["aws-vault", &at]).0, ["aws-vault", "list", "--profiles"]);
-        let err = preprocess(vec!["aws-vault".into(), "@/nonexistent/x".into()]).unwrap_err();
-        assert!(err.starts_with("failed to open arguments file \"/nonexistent/x\""));
-    }
-}
-
 /// Go's `%q` quoting for the names aws-vault prints (`"prod"`).
 pub fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
@@ -425,4 +375,76 @@ pub fn go_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pre(args: &[&str]) -> (Vec<String>, Vec<String>) {
+        let (out, neg) = preprocess(args.iter().map(OsString::from).collect()).unwrap();
+        (
+            out.into_iter().map(|a| a.into_string().unwrap()).collect(),
+            neg.0,
+        )
+    }
+
+    #[test]
+    fn negation_last_wins() {
+        assert_eq!(
+            pre(&["aws-vault", "--debug", "list", "--no-debug"]),
+            (
+                vec!["aws-vault".into(), "list".into()],
+                vec!["debug".into()]
+            )
+        );
+        assert_eq!(
+            pre(&["aws-vault", "--no-debug", "list", "--debug"]).0,
+            ["aws-vault", "list", "--debug"]
+        );
+        assert_eq!(
+            pre(&["aws-vault", "add", "--add-config", "--no-add-config", "p"]).0,
+            ["aws-vault", "add", "--no-add-config", "p"]
+        );
+        assert_eq!(
+            pre(&["aws-vault", "add", "--no-add-config", "--add-config", "p"]).0,
+            ["aws-vault", "add", "--add-config", "p"]
+        );
+        // `--no-session` is a flag of its own, and nothing after `--` is rewritten.
+        assert_eq!(
+            pre(&[
+                "aws-vault",
+                "exec",
+                "--no-session",
+                "p",
+                "--",
+                "x",
+                "--no-debug"
+            ])
+            .0,
+            [
+                "aws-vault",
+                "exec",
+                "--no-session",
+                "p",
+                "--",
+                "x",
+                "--no-debug"
+            ]
+        );
+    }
+
+    #[test]
+    fn at_file_expansion() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("args");
+        std::fs::write(&f, "# comment\nlist\n\n  --profiles \n").unwrap();
+        let at = format!("@{}", f.display());
+        assert_eq!(
+            pre(&["aws-vault", &at]).0,
+            ["aws-vault", "list", "--profiles"]
+        );
+        let err = preprocess(vec!["aws-vault".into(), "@/nonexistent/x".into()]).unwrap_err();
+        assert!(err.starts_with("failed to open arguments file \"/nonexistent/x\""));
+    }
 }

@@ -187,9 +187,8 @@ impl Settings {
         }
         match non_empty(&self.env, var) {
             None => Ok(false),
-            Some(v) => parse_go_bool(&v).with_context(|| {
-                format!("invalid value '{v}' in {var}: expected true or false")
-            }),
+            Some(v) => parse_go_bool(&v)
+                .with_context(|| format!("invalid value '{v}' in {var}: expected true or false")),
         }
     }
 

@@ -570,6 +570,47 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_random_input() {
+        const TOKENS: &[&str] = &[
+            "0",
+            "1",
+            "9",
+            ".",
+            "-",
+            "+",
+            "h",
+            "m",
+            "s",
+            "ms",
+            "\u{b5}",
+            "\u{3bc}",
+            "d",
+            "w",
+            "n",
+            "u",
+            "99999999999",
+            " ",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5000 {
+            let len = (next() % 12) as usize;
+            let text: String = (0..len)
+                .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
+                .collect();
+            if let Ok(n) = parse_go_duration(&text) {
+                let _ = format_go_duration(n);
+            }
+            let _ = parse_flag_duration(&text);
+        }
+    }
+
+    #[test]
     fn parse_and_format_round_trip() {
         for (_, nanos) in VALID {
             let text = format_go_duration(*nanos);

@@ -857,6 +857,36 @@ mod tests {
         assert_eq!(parse(text).unwrap_err().line, 6);
     }
 
+    /// Deterministic pseudo-random soup of the syntax's special tokens: parsing and reading every
+    /// key must never panic (slicing on multi-byte characters is the usual culprit).
+    #[test]
+    fn never_panics_on_random_token_soup() {
+        const TOKENS: &[&str] = &[
+            "[", "]", "=", ":", "\"", "`", "'", "\\", "\n", "\r\n", " ", "\t", "#", ";", "%(",
+            ")s", "a", "B", ".", "\u{e9}", "\u{b5}", "\u{feff}", "\"\"\"", "profile ", "-",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
+                .collect();
+            if let Ok(ini) = parse(&text) {
+                for section in ini.sections() {
+                    for key in section.keys() {
+                        let _ = ini.get(&section.name, &key.name);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn never_panics_on_odd_input() {
         let inputs = [

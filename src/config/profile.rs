@@ -158,16 +158,18 @@ fn parse_go_uint(s0: &str) -> Option<u64> {
     if s0.is_empty() {
         return None;
     }
-    let lower1 = s0.as_bytes().get(1).map(u8::to_ascii_lowercase);
-    let (base, digits): (u32, &str) = if s0.starts_with('0') {
-        match lower1 {
-            Some(b'b') if s0.len() >= 3 => (2, &s0[2..]),
-            Some(b'o') if s0.len() >= 3 => (8, &s0[2..]),
-            Some(b'x') if s0.len() >= 3 => (16, &s0[2..]),
-            _ => (8, &s0[1..]),
+    let (base, digits): (u32, &str) = match s0.strip_prefix('0') {
+        Some(rest) => {
+            let prefixed = |base| rest.get(1..).filter(|d| !d.is_empty()).map(|d| (base, d));
+            match rest.as_bytes().first().map(u8::to_ascii_lowercase) {
+                Some(b'b') => prefixed(2),
+                Some(b'o') => prefixed(8),
+                Some(b'x') => prefixed(16),
+                _ => None,
+            }
+            .unwrap_or((8, rest))
         }
-    } else {
-        (10, s0)
+        None => (10, s0),
     };
     let mut n: u64 = 0;
     let mut underscores = false;
@@ -199,7 +201,7 @@ fn underscore_ok(s: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     while i < b.len() {
         let c = b[i];

@@ -1,7 +1,16 @@
 //! The `Credentials` value and the ways of getting credentials.
 //!
-//! Today only stored long-term keys are served (`--no-session`); the STS providers, the chain
-//! and the session cache arrive with the STS work and plug in here.
+//! * [`chain`] turns a resolved profile into a [`chain::Plan`] (pure, unit-tested);
+//! * [`cached`] executes a plan through the session cache, one refresh at a time;
+//! * [`sts`], [`web_identity`], [`credential_process`] are the providers, one file each;
+//! * [`lock`] is the cross-process single-flight lock.
+pub mod cached;
+pub mod chain;
+pub mod credential_process;
+pub mod lock;
+pub mod sts;
+pub mod web_identity;
+
 use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -29,51 +38,30 @@ impl Credentials {
     }
 }
 
-/// Credentials for `--no-session` when no AWS call is needed: the long-term keys stored for
-/// the profile or, through `source_profile`, for the profile it draws on (compat §3.1–3.2 with
-/// sessions disabled). Profiles that need STS (roles) or another source (SSO, web identity,
-/// `credential_process`) are reported clearly: those providers arrive with the STS work.
-pub fn without_sts(
-    profile: &crate::config::ProfileConfig,
-    keyring: &dyn crate::keyring::Keyring,
-) -> anyhow::Result<Credentials> {
-    let store = crate::store::CredentialStore::new(keyring);
-    let mut current = profile;
-    loop {
-        let has_creds = store.has(&current.name)?;
-        if has_creds || current.source.is_some() {
-            if let Some(role) = &current.role_arn {
-                anyhow::bail!(
-                    "profile {}: assuming role {role} needs AWS STS, which this build of aws-vault does not support yet",
-                    current.name
-                );
+/// Everything needed to get credentials for one resolved profile.
+pub struct Request<'a> {
+    pub profile: &'a crate::config::ProfileConfig,
+    pub keyring: &'a dyn crate::keyring::Keyring,
+    pub options: chain::Options,
+    pub mfa: &'a crate::mfa::MfaSource,
+    pub env: &'a crate::config::Env,
+}
+
+/// Plan and retrieve the credentials for a profile (the whole chain of compat §3).
+pub fn retrieve(req: &Request<'_>) -> anyhow::Result<Credentials> {
+    let stored = req.keyring.keys()?;
+    let plan = chain::plan(req.profile, &stored, &req.options)?;
+    let executor = cached::Executor {
+        keyring: req.keyring,
+        mfa: req.mfa,
+        min_ttl: crate::config::min_ttl(req.env),
+        lock_dir: match lock::lock_dir(req.env) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                crate::debug!("no cross-process lock directory ({e}); refreshing without a lock");
+                None
             }
-            if has_creds {
-                return store.get(&current.name);
-            }
-            match &current.source {
-                Some(source) => current = source,
-                None => anyhow::bail!("profile {}: credentials missing", current.name),
-            }
-            continue;
-        }
-        let other = if current.sso_start_url.is_some() {
-            Some("IAM Identity Center (SSO)")
-        } else if current.web_identity_token_file.is_some()
-            || current.web_identity_token_process.is_some()
-        {
-            Some("web identity")
-        } else if current.credential_process.is_some() {
-            Some("credential_process")
-        } else {
-            None
-        };
-        match other {
-            Some(kind) => anyhow::bail!(
-                "profile {}: {kind} credentials are not supported by this build of aws-vault yet",
-                current.name
-            ),
-            None => anyhow::bail!("profile {}: credentials missing", current.name),
-        }
-    }
+        },
+    };
+    executor.retrieve(&plan)
 }

@@ -761,6 +761,33 @@ mod tests {
     }
 
     #[test]
+    fn real_prompt_without_a_terminal() {
+        if fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok()
+        {
+            return; // interactive run: the real prompt would block
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        FileKeyring::new(&cfg(tmp.path(), Some("pw")))
+            .set(&item("a", "1"))
+            .unwrap();
+        let kr = FileKeyring::new(&cfg(tmp.path(), None));
+        let err = kr.get("a").unwrap_err();
+        assert!(
+            matches!(&err, Error::Backend(m) if m == NO_TERMINAL),
+            "{err}"
+        );
+        let err = kr.set(&item("b", "2")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Backend(m) if m == NO_TERMINAL),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn keys_skips_non_items() {
         let tmp = tempfile::tempdir().unwrap();
         let kr = FileKeyring::new(&cfg(tmp.path(), Some("pw")));

@@ -41,24 +41,24 @@ pub const MAX_INFLATED: usize = 4 * 1024 * 1024;
 /// Key-management algorithms (PBES2 with HMAC-SHA2 and AES key wrap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alg {
-    Pbes2Hs256A128Kw,
-    Pbes2Hs384A192Kw,
-    Pbes2Hs512A256Kw,
+    Pbes2Hs256A128,
+    Pbes2Hs384A192,
+    Pbes2Hs512A256,
 }
 
 impl Alg {
     pub fn name(self) -> &'static str {
         match self {
-            Alg::Pbes2Hs256A128Kw => "PBES2-HS256+A128KW",
-            Alg::Pbes2Hs384A192Kw => "PBES2-HS384+A192KW",
-            Alg::Pbes2Hs512A256Kw => "PBES2-HS512+A256KW",
+            Alg::Pbes2Hs256A128 => "PBES2-HS256+A128KW",
+            Alg::Pbes2Hs384A192 => "PBES2-HS384+A192KW",
+            Alg::Pbes2Hs512A256 => "PBES2-HS512+A256KW",
         }
     }
     fn from_name(name: &str) -> Option<Alg> {
         [
-            Alg::Pbes2Hs256A128Kw,
-            Alg::Pbes2Hs384A192Kw,
-            Alg::Pbes2Hs512A256Kw,
+            Alg::Pbes2Hs256A128,
+            Alg::Pbes2Hs384A192,
+            Alg::Pbes2Hs512A256,
         ]
         .into_iter()
         .find(|a| a.name() == name)
@@ -66,16 +66,16 @@ impl Alg {
     /// Largest `p2c` accepted on read (compat §4.7).
     pub fn max_p2c(self) -> u64 {
         match self {
-            Alg::Pbes2Hs256A128Kw => 1_300_000,
-            Alg::Pbes2Hs384A192Kw => 950_000,
-            Alg::Pbes2Hs512A256Kw => 600_000,
+            Alg::Pbes2Hs256A128 => 1_300_000,
+            Alg::Pbes2Hs384A192 => 950_000,
+            Alg::Pbes2Hs512A256 => 600_000,
         }
     }
     fn kek_len(self) -> usize {
         match self {
-            Alg::Pbes2Hs256A128Kw => 16,
-            Alg::Pbes2Hs384A192Kw => 24,
-            Alg::Pbes2Hs512A256Kw => 32,
+            Alg::Pbes2Hs256A128 => 16,
+            Alg::Pbes2Hs384A192 => 24,
+            Alg::Pbes2Hs512A256 => 32,
         }
     }
 }
@@ -171,7 +171,7 @@ pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> String {
         plaintext,
         passphrase,
         &Params {
-            alg: Alg::Pbes2Hs256A128Kw,
+            alg: Alg::Pbes2Hs256A128,
             enc: Enc::A256Gcm,
             p2c: DEFAULT_P2C,
             zip: false,
@@ -251,9 +251,9 @@ fn derive_kek(alg: Alg, passphrase: &[u8], p2s: &[u8], p2c: u32) -> Zeroizing<[u
     let mut kek = Zeroizing::new([0u8; 32]);
     let out = &mut kek[..alg.kek_len()];
     match alg {
-        Alg::Pbes2Hs256A128Kw => pbkdf2::pbkdf2_hmac::<Sha256>(passphrase, &salt, p2c, out),
-        Alg::Pbes2Hs384A192Kw => pbkdf2::pbkdf2_hmac::<Sha384>(passphrase, &salt, p2c, out),
-        Alg::Pbes2Hs512A256Kw => pbkdf2::pbkdf2_hmac::<Sha512>(passphrase, &salt, p2c, out),
+        Alg::Pbes2Hs256A128 => pbkdf2::pbkdf2_hmac::<Sha256>(passphrase, &salt, p2c, out),
+        Alg::Pbes2Hs384A192 => pbkdf2::pbkdf2_hmac::<Sha384>(passphrase, &salt, p2c, out),
+        Alg::Pbes2Hs512A256 => pbkdf2::pbkdf2_hmac::<Sha512>(passphrase, &salt, p2c, out),
     }
     kek
 }
@@ -262,13 +262,13 @@ fn wrap(alg: Alg, kek: &[u8; 32], cek: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; cek.len() + 8];
     // Lengths are fixed by construction (CEK is a multiple of 8 bytes), so wrapping cannot fail.
     let ok = match alg {
-        Alg::Pbes2Hs256A128Kw => aes_kw::KekAes128::new(GenericArray::from_slice(&kek[..16]))
+        Alg::Pbes2Hs256A128 => aes_kw::KekAes128::new(GenericArray::from_slice(&kek[..16]))
             .wrap(cek, &mut out)
             .is_ok(),
-        Alg::Pbes2Hs384A192Kw => aes_kw::KekAes192::new(GenericArray::from_slice(&kek[..24]))
+        Alg::Pbes2Hs384A192 => aes_kw::KekAes192::new(GenericArray::from_slice(&kek[..24]))
             .wrap(cek, &mut out)
             .is_ok(),
-        Alg::Pbes2Hs512A256Kw => aes_kw::KekAes256::new(GenericArray::from_slice(&kek[..32]))
+        Alg::Pbes2Hs512A256 => aes_kw::KekAes256::new(GenericArray::from_slice(&kek[..32]))
             .wrap(cek, &mut out)
             .is_ok(),
     };
@@ -279,13 +279,13 @@ fn wrap(alg: Alg, kek: &[u8; 32], cek: &[u8]) -> Vec<u8> {
 /// Returns `Err(Decrypt)` when the integrity check fails (wrong passphrase or altered key).
 fn unwrap(alg: Alg, kek: &[u8; 32], wrapped: &[u8], cek: &mut [u8]) -> Result<(), JweError> {
     let r = match alg {
-        Alg::Pbes2Hs256A128Kw => {
+        Alg::Pbes2Hs256A128 => {
             aes_kw::KekAes128::new(GenericArray::from_slice(&kek[..16])).unwrap(wrapped, cek)
         }
-        Alg::Pbes2Hs384A192Kw => {
+        Alg::Pbes2Hs384A192 => {
             aes_kw::KekAes192::new(GenericArray::from_slice(&kek[..24])).unwrap(wrapped, cek)
         }
-        Alg::Pbes2Hs512A256Kw => {
+        Alg::Pbes2Hs512A256 => {
             aes_kw::KekAes256::new(GenericArray::from_slice(&kek[..32])).unwrap(wrapped, cek)
         }
     };
@@ -304,7 +304,9 @@ fn encrypt_content(
     aad: &[u8],
     plaintext: &[u8],
 ) -> (Vec<u8>, Vec<u8>) {
-    let mut buf = plaintext.to_vec();
+    // Room for the CBC padding up front, so no reallocation leaves a copy of the plaintext.
+    let mut buf = Vec::with_capacity(plaintext.len() + 16);
+    buf.extend_from_slice(plaintext);
     if enc.is_gcm() {
         let nonce = GenericArray::from_slice(iv);
         let tag = match enc {
@@ -782,9 +784,9 @@ mod tests {
     #[test]
     fn all_variants_roundtrip() {
         let algs = [
-            Alg::Pbes2Hs256A128Kw,
-            Alg::Pbes2Hs384A192Kw,
-            Alg::Pbes2Hs512A256Kw,
+            Alg::Pbes2Hs256A128,
+            Alg::Pbes2Hs384A192,
+            Alg::Pbes2Hs512A256,
         ];
         let encs = [
             Enc::A128Gcm,
@@ -803,7 +805,7 @@ mod tests {
                         let p = Params {
                             alg,
                             enc,
-                            p2c: 1000,
+                            p2c: 1,
                             zip,
                             created: None,
                         };
@@ -848,9 +850,9 @@ mod tests {
         );
         // CBC-HS tag tampering.
         let p = Params {
-            alg: Alg::Pbes2Hs256A128Kw,
+            alg: Alg::Pbes2Hs256A128,
             enc: Enc::A128CbcHs256,
-            p2c: 1000,
+            p2c: 1,
             zip: false,
             created: None,
         };

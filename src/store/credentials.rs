@@ -132,8 +132,8 @@ mod tests {
     fn decodes_minimal_and_old_shapes() {
         let c = decode(br#"{"AccessKeyID":"ABC","SecretAccessKey":"XYZ"}"#).unwrap();
         assert_eq!(c.access_key_id, "ABC");
-        let c = decode(br#"{"accesskeyid":"ABC","secretaccesskey":"XYZ","ProviderName":"x"}"#)
-            .unwrap();
+        let c =
+            decode(br#"{"accesskeyid":"ABC","secretaccesskey":"XYZ","ProviderName":"x"}"#).unwrap();
         assert_eq!(c.secret(), "XYZ");
         assert!(decode(b"not json").is_err());
         assert!(decode(br#"{"AccessKeyID":"ABC"}"#).is_err());

@@ -86,7 +86,11 @@ impl<'a> OidcStore<'a> {
 
 /// The Go payload: `{"Token":{...CreateTokenOutput...},"Expiration":"<local RFC3339Nano>"}`.
 pub fn encode(token: &OidcToken, now: Timestamp) -> Zeroizing<Vec<u8>> {
-    let expires_in = token.expires.as_second().saturating_sub(now.as_second()).max(0);
+    let expires_in = token
+        .expires
+        .as_second()
+        .saturating_sub(now.as_second())
+        .max(0);
     let refresh = token
         .refresh_token
         .as_ref()

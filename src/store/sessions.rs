@@ -114,7 +114,10 @@ pub fn is_legacy_session_key(key: &str) -> bool {
     if let Some(rest) = key.strip_prefix("session:") {
         if let Some(last) = rest.rfind(':') {
             let (head, tail) = (&rest[..last], &rest[last + 1..]);
-            if !tail.is_empty() && !head.contains(' ') && head.get(1..).is_some_and(|h| h.contains(':')) {
+            if !tail.is_empty()
+                && !head.contains(' ')
+                && head.get(1..).is_some_and(|h| h.contains(':'))
+            {
                 return true;
             }
         }
@@ -152,25 +155,61 @@ impl<'a> SessionStore<'a> {
     }
 
     /// The cached credentials for (kind, profile, serial) if present and readable.
-    /// Unreadable payloads count as "not cached" (compat §4.3.2).
-    pub fn get(&self, kind: &str, profile: &str, serial: &str) -> keyring::Result<Option<Credentials>> {
+    /// Unreadable payloads count as "not cached" (compat §4.3.2). When `fingerprint` is given,
+    /// a payload carrying a different fingerprint is not a match either (items written by the
+    /// Go tool carry none and are accepted).
+    pub fn get(
+        &self,
+        kind: &str,
+        profile: &str,
+        serial: &str,
+        fingerprint: Option<&str>,
+    ) -> keyring::Result<Option<Credentials>> {
         let prefix = SessionKey::prefix(kind, profile, serial);
         let keys = self.keyring.keys()?;
-        let Some(key) = keys.iter().find(|k| k.starts_with(&prefix) && SessionKey::parse(k).is_some()) else {
+        let Some(key) = keys
+            .iter()
+            .find(|k| k.starts_with(&prefix) && SessionKey::parse(k).is_some())
+        else {
             return Ok(None);
         };
         match self.keyring.get(key) {
-            Ok(item) => Ok(decode(&item.data).ok()),
+            Ok(item) => Ok(decode_with_fingerprint(&item.data)
+                .ok()
+                .filter(|(_, fp)| match (fingerprint, fp) {
+                    (Some(want), Some(have)) => want == have,
+                    _ => true,
+                })
+                .map(|(c, _)| c)),
             Err(keyring::Error::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// Store `creds` (which must expire) and drop the entry it replaces.
-    pub fn set(&self, kind: &str, profile: &str, serial: &str, creds: &Credentials) -> keyring::Result<()> {
-        let expires = creds
-            .expires
-            .ok_or_else(|| keyring::Error::Backend("cannot cache credentials that never expire".into()))?;
+    pub fn set(
+        &self,
+        kind: &str,
+        profile: &str,
+        serial: &str,
+        creds: &Credentials,
+    ) -> keyring::Result<()> {
+        self.set_with_fingerprint(kind, profile, serial, creds, None)
+    }
+
+    /// [`set`](Self::set), recording the parameters' fingerprint in the payload (an extra JSON
+    /// field that the Go tool ignores).
+    pub fn set_with_fingerprint(
+        &self,
+        kind: &str,
+        profile: &str,
+        serial: &str,
+        creds: &Credentials,
+        fingerprint: Option<&str>,
+    ) -> keyring::Result<()> {
+        let expires = creds.expires.ok_or_else(|| {
+            keyring::Error::Backend("cannot cache credentials that never expire".into())
+        })?;
         let key = SessionKey {
             kind: kind.to_string(),
             profile: profile.to_string(),
@@ -181,7 +220,7 @@ impl<'a> SessionStore<'a> {
         let zoned = expires.to_zoned(TimeZone::UTC);
         let item = Item {
             key: full.clone(),
-            data: encode(creds),
+            data: encode_with_fingerprint(creds, fingerprint),
             label: format!(
                 "aws-vault session for {profile} (expires {})",
                 timefmt::go_rfc3339(&zoned)
@@ -241,6 +280,13 @@ impl<'a> SessionStore<'a> {
 
 /// The STS credential JSON of a cached session, keys in Go's order.
 pub fn encode(creds: &Credentials) -> Zeroizing<Vec<u8>> {
+    encode_with_fingerprint(creds, None)
+}
+
+/// JSON field holding the fingerprint of the parameters a session was made with.
+const FINGERPRINT_FIELD: &str = "AwsVaultParameters";
+
+fn encode_with_fingerprint(creds: &Credentials, fingerprint: Option<&str>) -> Zeroizing<Vec<u8>> {
     let expiration = creds
         .expires
         .map(timefmt::go_rfc3339nano_utc)
@@ -251,27 +297,38 @@ pub fn encode(creds: &Credentials) -> Zeroizing<Vec<u8>> {
         json_str(creds.secret()),
         json_str(creds.token().unwrap_or("")),
     ));
-    Zeroizing::new(text.as_bytes().to_vec())
+    let mut bytes = text.as_bytes().to_vec();
+    if let Some(fp) = fingerprint {
+        bytes.pop();
+        bytes.extend_from_slice(format!(",\"{FINGERPRINT_FIELD}\":{}}}", json_str(fp)).as_bytes());
+    }
+    Zeroizing::new(bytes)
 }
 
 /// Read a cached session payload; a missing key id or expiration is an error, not a crash
 /// (compat §7.23).
 pub fn decode(data: &[u8]) -> Result<Credentials, String> {
+    decode_with_fingerprint(data).map(|(c, _)| c)
+}
+
+fn decode_with_fingerprint(data: &[u8]) -> Result<(Credentials, Option<String>), String> {
     let map = json::object(data)?;
+    let fingerprint = json::string(&map, FINGERPRINT_FIELD);
     let id = json::string(&map, "AccessKeyId").filter(|s| !s.is_empty());
     let secret = json::string(&map, "SecretAccessKey").filter(|s| !s.is_empty());
     let expiration = json::string(&map, "Expiration").and_then(|s| timefmt::parse_rfc3339(&s));
     let (Some(id), Some(secret), Some(expires)) = (id, secret, expiration) else {
         return Err("cached session lacks AccessKeyId, SecretAccessKey or Expiration".into());
     };
-    Ok(Credentials {
+    let creds = Credentials {
         access_key_id: id,
         secret_access_key: SecretString::from(secret),
         session_token: json::string(&map, "SessionToken")
             .filter(|t| !t.is_empty())
             .map(SecretString::from),
         expires: Some(expires),
-    })
+    };
+    Ok((creds, fingerprint))
 }
 
 #[cfg(test)]
@@ -302,7 +359,14 @@ mod tests {
 
     #[test]
     fn rejects_non_session_keys() {
-        for k in ["prod", "a,b,c", "a,!!!,,12", "a,cHJvZA,,", "a,cHJvZA,,12x", ",cHJvZA,,1"] {
+        for k in [
+            "prod",
+            "a,b,c",
+            "a,!!!,,12",
+            "a,cHJvZA,,",
+            "a,cHJvZA,,12x",
+            ",cHJvZA,,1",
+        ] {
             assert!(SessionKey::parse(k).is_none(), "{k}");
         }
     }
@@ -317,7 +381,14 @@ mod tests {
         ] {
             assert!(is_legacy_session_key(k), "{k}");
         }
-        for k in ["prod", "session,a,,1", "session: x:y:z", "session:x:", " session (1)", "p session ()"] {
+        for k in [
+            "prod",
+            "session,a,,1",
+            "session: x:y:z",
+            "session:x:",
+            " session (1)",
+            "p session ()",
+        ] {
             assert!(!is_legacy_session_key(k), "{k}");
         }
     }
@@ -325,7 +396,12 @@ mod tests {
     #[test]
     fn label_uses_go_duration() {
         let now = Timestamp::from_second(1000).unwrap();
-        let k = SessionKey { kind: "sts.GetSessionToken".into(), profile: "p".into(), serial: String::new(), expiry: 1000 + 3552 };
+        let k = SessionKey {
+            kind: "sts.GetSessionToken".into(),
+            profile: "p".into(),
+            serial: String::new(),
+            expiry: 1000 + 3552,
+        };
         assert_eq!(k.label(now), "sts.GetSessionToken:59m12s");
     }
 

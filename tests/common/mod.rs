@@ -39,16 +39,29 @@ impl Run {
 
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Assert failure with exactly one line on stderr, and return that line.
     #[track_caller]
     pub fn fails(self) -> String {
-        assert_ne!(self.code, 0, "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_ne!(
+            self.code, 0,
+            "expected failure\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one line on stderr, got:\n{}",
+            self.stderr
+        );
         lines[0].to_string()
     }
 }
@@ -60,7 +73,13 @@ impl Sandbox {
         std::fs::create_dir_all(home.join(".aws")).unwrap();
         let config = home.join(".aws").join("config");
         let keys = home.join(".awsvault").join("keys");
-        Sandbox { dir, home, config, keys, extra_env: Vec::new() }
+        Sandbox {
+            dir,
+            home,
+            config,
+            keys,
+            extra_env: Vec::new(),
+        }
     }
 
     pub fn with_config(text: &str) -> Sandbox {
@@ -154,7 +173,10 @@ impl Sandbox {
     pub fn run_detached(&self, args: &[&str]) -> Run {
         let inner = self.cmd(args);
         let mut c = Command::new("setsid");
-        c.arg("-w").arg(inner.get_program()).args(inner.get_args()).env_clear();
+        c.arg("-w")
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear();
         for (k, v) in inner.get_envs() {
             if let Some(v) = v {
                 c.env(k, v);

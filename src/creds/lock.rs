@@ -1,0 +1,152 @@
+//! Single-flight across processes: one lock file per cache key.
+//!
+//! When a cached credential is missing or expiring, the process that refreshes it holds an
+//! exclusive `flock` on `<runtime dir>/<hash of the key>.lock` while it calls AWS (and asks for
+//! an MFA code); the others wait, then find the fresh credential in the cache. The kernel drops
+//! the lock when its holder exits or is killed, so a stale lock can never block anyone.
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Env;
+
+/// A held lock; released on drop (and by the kernel if the process dies).
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// The per-user directory for lock files: `$XDG_RUNTIME_DIR/aws-vault`, else
+/// `<temp dir>/aws-vault-<uid>`. Created 0700; refused when another user owns it.
+pub fn lock_dir(env: &Env) -> io::Result<PathBuf> {
+    let dir = match env.get("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(runtime) if Path::new(runtime).is_dir() => Path::new(runtime).join("aws-vault"),
+        _ => {
+            let tmp = env
+                .get("TMPDIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir);
+            tmp.join(format!("aws-vault-{}", uid()))
+        }
+    };
+    ensure_private_dir(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(unix)]
+fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+#[cfg(not(unix))]
+fn uid() -> u32 {
+    0
+}
+
+fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        }
+        let meta = std::fs::symlink_metadata(dir)?;
+        if !meta.is_dir() || meta.uid() != uid() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is not a directory owned by you; remove it",
+                    dir.display()
+                ),
+            ));
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+/// Take the lock for `key`, waiting for another process that holds it. `waiting` is called
+/// once if the lock is busy (to tell the user why nothing happens).
+pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce()) -> io::Result<Lock> {
+    let digest = Sha256::digest(key.as_bytes());
+    let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let path = dir.join(format!("{name}.lock"));
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts
+        .open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            waiting();
+            file.lock()?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    Ok(Lock { file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = acquire(dir.path(), "k", || panic!("free lock reported busy")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        let t = std::thread::spawn(move || {
+            let mut waited = false;
+            let _l = acquire(&path, "k", || waited = true).unwrap();
+            tx.send(waited).unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(rx.try_recv().is_err(), "second holder did not wait");
+        drop(first);
+        assert!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap());
+        t.join().unwrap();
+        // Different keys do not contend.
+        let _a = acquire(dir.path(), "a", || panic!("busy")).unwrap();
+        let _b = acquire(dir.path(), "b", || panic!("busy")).unwrap();
+    }
+
+    #[test]
+    fn private_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut env = Env::new();
+        env.insert(
+            "XDG_RUNTIME_DIR".into(),
+            tmp.path().to_str().unwrap().into(),
+        );
+        let dir = lock_dir(&env).unwrap();
+        assert_eq!(dir, tmp.path().join("aws-vault"));
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
