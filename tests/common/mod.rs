@@ -2,6 +2,8 @@
 //! file and key directory, and a clean environment.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -73,6 +75,7 @@ impl Sandbox {
         std::fs::create_dir_all(home.join(".aws")).unwrap();
         let config = home.join(".aws").join("config");
         let keys = home.join(".awsvault").join("keys");
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
         Sandbox {
             dir,
             home,
@@ -106,6 +109,8 @@ impl Sandbox {
             .env("AWS_CONFIG_FILE", &self.config)
             .env("AWS_VAULT_FILE_PASSPHRASE", PASSPHRASE)
             .env("AWS_VAULT_BACKEND", "file")
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null());
         for (k, v) in &self.extra_env {
             c.env(k, v);
