@@ -784,3 +784,74 @@ fn no_picker_without_a_terminal() {
         "{line}"
     );
 }
+
+// ---------------------------------------------------------------- interop with an independent JWE
+
+#[test]
+fn go_shaped_key_file_from_jwcrypto_is_listed_and_exported() {
+    use base64::Engine;
+    let s = Sandbox::with_config("[profile gouser]\nregion = us-west-2\n");
+    std::fs::create_dir_all(&s.keys).unwrap();
+    // What the Go tool stores: an Item whose Data is the aws-sdk-go-v2 credential JSON.
+    let creds = format!(
+        r#"{{"AccessKeyID":"{KEY_ID}","SecretAccessKey":"{SECRET}","SessionToken":"","Source":"","CanExpire":false,"Expires":"0001-01-01T00:00:00Z","AccountID":""}}"#
+    );
+    let item = format!(
+        r#"{{"Key":"gouser","Data":"{}","Label":"aws-vault (gouser)","Description":"","KeychainNotTrustApplication":true,"KeychainNotSynchronizable":false}}"#,
+        base64::engine::general_purpose::STANDARD.encode(creds)
+    );
+    let plaintext = s.dir.path().join("item.json");
+    std::fs::write(&plaintext, item).unwrap();
+    let out = common::jwe_tool(&[
+        "encrypt-go",
+        PASSPHRASE,
+        plaintext.to_str().unwrap(),
+        s.keys.join("gouser").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "gouser\n");
+    let json = s
+        .run(&["export", "-n", "--format=json", "gouser"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        json,
+        format!("{{\n  \"Version\": 1,\n  \"AccessKeyId\": \"{KEY_ID}\",\n  \"SecretAccessKey\": \"{SECRET}\"\n}}\n")
+    );
+}
+
+#[test]
+fn key_file_written_by_add_is_read_by_jwcrypto_with_go_field_names() {
+    use base64::Engine;
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let out = common::jwe_tool(&["decrypt", PASSPHRASE, s.keys.join("p").to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let item = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        item.starts_with(r#"{"Key":"p","Data":""#) && item.ends_with(r#"","Label":"aws-vault (p)","Description":"","KeychainNotTrustApplication":true,"KeychainNotSynchronizable":false}"#),
+        "{item}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&item).unwrap();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(v["Data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(data).unwrap(),
+        format!(
+            r#"{{"AccessKeyID":"{KEY_ID}","SecretAccessKey":"{SECRET}","SessionToken":"","Source":"","CanExpire":false,"Expires":"0001-01-01T00:00:00Z","AccountID":""}}"#
+        )
+    );
+    // Wrong passphrase: jwcrypto refuses too.
+    let out = common::jwe_tool(&["decrypt", "nope", s.keys.join("p").to_str().unwrap()]);
+    assert!(!out.status.success());
+}

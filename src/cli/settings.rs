@@ -47,31 +47,6 @@ impl SetupError {
 
 const PASS_PROMPT_REMOVED: &str = "--prompt=pass (or AWS_VAULT_PROMPT=pass) has been removed from aws-vault as using TOTPs without a dedicated device goes against security best practices. If you wish to continue using pass, add `mfa_process = pass otp <your mfa_serial>` to profiles in your ~/.aws/config file.";
 
-/// MFA prompt drivers usable here: `terminal` always, the others when their helper program is
-/// on `PATH` (compat §6.1). Sorted alphabetically.
-pub fn available_prompt_drivers(env: &Env) -> Vec<&'static str> {
-    let path = env.get("PATH").cloned().unwrap_or_default();
-    let on_path = |prog: &str| {
-        std::env::split_paths(&path).any(|dir| {
-            let p = dir.join(prog);
-            p.is_file()
-        })
-    };
-    let mut drivers = vec!["terminal"];
-    for (driver, prog) in [
-        ("kdialog", "kdialog"),
-        ("osascript", "osascript"),
-        ("ykman", "ykman"),
-        ("zenity", "zenity"),
-    ] {
-        if on_path(prog) {
-            drivers.push(driver);
-        }
-    }
-    drivers.sort_unstable();
-    drivers
-}
-
 fn non_empty(env: &Env, name: &str) -> Option<String> {
     env.get(name).filter(|v| !v.is_empty()).cloned()
 }
@@ -103,7 +78,7 @@ impl Settings {
             if p == "pass" {
                 return Err(SetupError::Plain(PASS_PROMPT_REMOVED.to_string()));
             }
-            let drivers = available_prompt_drivers(&env);
+            let drivers = crate::mfa::available_drivers(&env);
             if !drivers.contains(&p.as_str()) {
                 return Err(SetupError::Usage(format!(
                     "--prompt value must be one of {}, got '{p}'",

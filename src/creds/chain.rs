@@ -157,7 +157,7 @@ impl Builder<'_> {
         c: &'p ProfileConfig,
         parents: &mut Vec<&'p ProfileConfig>,
     ) -> Result<Plan, PlanError> {
-        let has_creds = self.stored.iter().any(|k| *k == c.name);
+        let has_creds = self.stored.contains(&c.name);
         if has_creds || c.source.is_some() {
             return self.source_path(c, has_creds, parents);
         }
@@ -494,13 +494,23 @@ sso_role_name = r
         (calls, cached, mfa)
     }
 
+    /// (profile, --duration, options, calls, cached kinds, MFA calls)
+    type Case = (
+        &'static str,
+        Option<u64>,
+        Options,
+        Vec<&'static str>,
+        Vec<&'static str>,
+        usize,
+    );
+
     #[test]
     fn readme_decision_table() {
         let no_session = Options {
             no_session: true,
             ..Default::default()
         };
-        let cases: Vec<(&str, Option<u64>, Options, Vec<&str>, Vec<&str>, usize)> = vec![
+        let cases: Vec<Case> = vec![
             ("jonsmith", None, no_session.clone(), vec![], vec![], 0),
             (
                 "jonsmith",

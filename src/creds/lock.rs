@@ -83,8 +83,12 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// How long a busy lock is waited for silently before `waiting` is called.
+const QUIET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Take the lock for `key`, waiting for another process that holds it. `waiting` is called
-/// once if the lock is busy (to tell the user why nothing happens).
+/// once if the lock stays busy for more than a second (to tell the user why nothing happens,
+/// e.g. another process is at its MFA prompt).
 pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce()) -> io::Result<Lock> {
     let digest = Sha256::digest(key.as_bytes());
     let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
@@ -99,14 +103,21 @@ pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce()) -> io::Result<Lock
     let file = opts
         .open(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            waiting();
-            file.lock()?;
+    // Poll briefly before saying anything: most waits (parallel SDK starts) last milliseconds,
+    // and a message per process would only be noise.
+    let quiet_until = std::time::Instant::now() + QUIET_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { file }),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < quiet_until => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(e),
     }
+    waiting();
+    file.lock()?;
     Ok(Lock { file })
 }
 
@@ -125,7 +136,7 @@ mod tests {
             let _l = acquire(&path, "k", || waited = true).unwrap();
             tx.send(waited).unwrap();
         });
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
         assert!(rx.try_recv().is_err(), "second holder did not wait");
         drop(first);
         assert!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap());
