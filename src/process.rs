@@ -40,6 +40,10 @@ impl ChildEnv {
         self.vars.push((key.into(), value.into()));
     }
 
+    pub fn remove(&mut self, key: &str) {
+        self.vars.retain(|(k, _)| k != key);
+    }
+
     pub fn get(&self, key: &str) -> Option<&OsStr> {
         self.vars
             .iter()
@@ -134,11 +138,15 @@ pub fn exec_replace(
 /// Run `cmd` as a child with inherited stdio, forwarding the signals aws-vault receives, and
 /// return the exit code to use: the child's, or 255 when it died from a signal (compat §1.4).
 pub fn run_subprocess(cmd: &str, args: &[String], env: &ChildEnv) -> Result<i32, RunError> {
+    // Signals are caught from before the spawn, so one sent right after the child starts is
+    // forwarded rather than killing aws-vault (and leaving the child and any server behind).
+    #[cfg(unix)]
+    let signals = catch_signals();
     let mut child = command(cmd, args, env)
         .spawn()
         .map_err(|e| start_error(cmd, e))?;
     #[cfg(unix)]
-    let forwarder = forward_signals(child.id());
+    let forwarder = signals.map(|s| forward_signals(s, child.id()));
     let status = child.wait();
     #[cfg(unix)]
     if let Some(handle) = forwarder {
@@ -153,13 +161,36 @@ pub fn run_subprocess(cmd: &str, args: &[String], env: &ChildEnv) -> Result<i32,
     }
 }
 
+/// [`run_subprocess`] on its own thread, for the server modes of `exec`: the calling thread
+/// keeps serving credentials while the child runs. `on_exit` runs when the child has ended
+/// (or failed to start), before the thread's result is available.
+pub fn spawn_subprocess(
+    cmd: String,
+    args: Vec<String>,
+    env: ChildEnv,
+    on_exit: impl FnOnce() + Send + 'static,
+) -> std::thread::JoinHandle<Result<i32, RunError>> {
+    std::thread::spawn(move || {
+        let result = run_subprocess(&cmd, &args, &env);
+        on_exit();
+        result
+    })
+}
+
 #[cfg(unix)]
-fn forward_signals(pid: u32) -> Option<signal_hook::iterator::Handle> {
+fn catch_signals() -> Option<signal_hook::iterator::Signals> {
     use signal_hook::consts::signal::*;
-    let mut signals = signal_hook::iterator::Signals::new([
+    signal_hook::iterator::Signals::new([
         SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
     ])
-    .ok()?;
+    .ok()
+}
+
+#[cfg(unix)]
+fn forward_signals(
+    mut signals: signal_hook::iterator::Signals,
+    pid: u32,
+) -> signal_hook::iterator::Handle {
     let handle = signals.handle();
     std::thread::spawn(move || {
         for sig in signals.forever() {
@@ -169,7 +200,7 @@ fn forward_signals(pid: u32) -> Option<signal_hook::iterator::Handle> {
             }
         }
     });
-    Some(handle)
+    handle
 }
 
 #[cfg(test)]

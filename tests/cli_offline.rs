@@ -560,10 +560,10 @@ fn prompt_validation() {
 #[test]
 fn backend_validation_lists_what_is_available() {
     let s = Sandbox::new();
-    let line = s.run(&["--backend=kwallet", "list"]).fails();
+    let line = s.run(&["--backend=keychain", "list"]).fails();
     assert_eq!(
         line,
-        "aws-vault: error: keyring backend 'kwallet' is not available in this build; available backends: file, try --help"
+        "aws-vault: error: keyring backend 'keychain' is not available in this build; available backends: secret-service, kwallet, keyctl, pass, passage, file, try --help"
     );
     let line = s
         .run_env(&["list"], &[("AWS_VAULT_BACKEND", "nope")])

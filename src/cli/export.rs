@@ -34,6 +34,9 @@ pub struct ExportArgs {
     /// Print the SSO link to the terminal without automatically opening the browser [$AWS_VAULT_STDOUT]
     #[arg(long)]
     stdout: bool,
+    /// Log in to IAM Identity Center with the device-code flow instead of the browser redirect
+    #[arg(long)]
+    use_device_code: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +127,10 @@ pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
         duration_sets_federation: false,
         sso_use_stdout: settings.flag_or_env(args.stdout, "stdout", "AWS_VAULT_STDOUT")?,
     };
+    crate::creds::sso::set_login_options(crate::creds::sso::LoginOptions {
+        use_stdout: base.sso_use_stdout,
+        use_device_code: args.use_device_code,
+    });
     let resolved =
         resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)?;
     print!("{}", render(args.format, &profile, &resolved));

@@ -10,8 +10,12 @@ mod clear;
 mod exec;
 mod export;
 mod list;
+mod login;
+mod migrate_backend;
 mod picker;
+mod proxy;
 mod remove;
+mod rotate;
 mod settings;
 mod version;
 
@@ -47,6 +51,16 @@ struct Cli {
     command: Option<Command>,
 }
 
+#[cfg(target_os = "linux")]
+const AFTER_HELP: &str = "Keyring backends in this build: secret-service, kwallet, keyctl, pass, passage, file. \
+Without --backend the first of secret-service, kwallet, pass, passage that can open is used, else the encrypted \
+file backend under ~/.awsvault/keys (set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt); --debug shows why \
+a backend was skipped. keyctl is used only when named.";
+#[cfg(all(unix, not(target_os = "linux")))]
+const AFTER_HELP: &str = "Keyring backends in this build: pass, passage, file. \
+Without --backend, pass or passage is used if set up, else the encrypted file backend under ~/.awsvault/keys \
+(set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt).";
+#[cfg(not(unix))]
 const AFTER_HELP: &str = "Keyring backends in this build: file. \
 Long-term keys live in the encrypted file backend under ~/.awsvault/keys (set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt).";
 
@@ -57,7 +71,7 @@ pub struct GlobalArgs {
     /// Show debugging output
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Secret backend to use [file] [$AWS_VAULT_BACKEND]
+    /// Secret backend to use (see the list below; default: the first that opens) [$AWS_VAULT_BACKEND]
     #[arg(long, global = true, value_name = "BACKEND")]
     pub backend: Option<String>,
     /// Prompt driver to use [terminal] [$AWS_VAULT_PROMPT]
@@ -123,15 +137,24 @@ enum Command {
     /// Remove credentials from the secure keystore.
     #[command(alias = "rm")]
     Remove(remove::RemoveArgs),
+    /// Migrate credentials from one keyring backend to another.
+    MigrateBackend(migrate_backend::MigrateBackendArgs),
     /// List profiles, along with their credentials and sessions.
     #[command(alias = "ls")]
     List(list::ListArgs),
+    /// Rotate credentials.
+    Rotate(rotate::RotateArgs),
     /// Execute a command with AWS credentials.
     Exec(exec::ExecArgs),
     /// Export AWS credentials.
     Export(export::ExportArgs),
     /// Clear temporary credentials from the secure keystore.
     Clear(clear::ClearArgs),
+    /// Generate a login link for the AWS Console.
+    Login(login::LoginArgs),
+    /// Run the EC2 metadata proxy on 169.254.169.254:80 (started by `exec --ec2-server`).
+    #[command(hide = true, alias = "server")]
+    Proxy(proxy::ProxyArgs),
     /// Show version.
     Version,
 }
@@ -141,10 +164,14 @@ impl Command {
         match self {
             Command::Add(_) => "add",
             Command::Remove(_) => "remove",
+            Command::MigrateBackend(_) => "migrate-backend",
+            Command::Rotate(_) => "rotate",
+            Command::Login(_) => "login",
             Command::List(_) => "list",
             Command::Exec(_) => "exec",
             Command::Export(_) => "export",
             Command::Clear(_) => "clear",
+            Command::Proxy(_) => "proxy",
             Command::Version => "version",
         }
     }
@@ -165,6 +192,10 @@ const NEGATABLE: &[&str] = &[
     "json",
     "stdout",
     "profile-env",
+    "auto-logout",
+    "dry-run",
+    "overwrite",
+    "delete-source",
 ];
 
 /// What the pre-processing learned: flags negated with `--no-<name>` (which therefore must
@@ -303,10 +334,14 @@ pub fn run(args: Vec<OsString>) -> i32 {
     let result = match command {
         Command::Add(a) => add::run(&settings, a),
         Command::Remove(a) => remove::run(&settings, a),
+        Command::MigrateBackend(a) => migrate_backend::run(&settings, a),
+        Command::Rotate(a) => rotate::run(&settings, a),
+        Command::Login(a) => login::run(&settings, a),
         Command::List(a) => list::run(&settings, a),
         Command::Exec(a) => exec::run(&settings, a),
         Command::Export(a) => export::run(&settings, a),
         Command::Clear(a) => clear::run(&settings, a),
+        Command::Proxy(a) => proxy::run(&settings, a),
         Command::Version => Ok(version::run()),
     };
     match result {

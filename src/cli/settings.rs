@@ -125,6 +125,7 @@ impl Settings {
             pass_dir: pick(args.pass_dir, "AWS_VAULT_PASS_PASSWORD_STORE_DIR"),
             pass_cmd: pick(args.pass_cmd, "AWS_VAULT_PASS_CMD"),
             pass_prefix: pick(args.pass_prefix, "AWS_VAULT_PASS_PREFIX"),
+            keyctl_scope: non_empty(&env, "AWS_VAULT_KEYCTL_SCOPE"),
         };
 
         if let Some(t) = pick(args.op_timeout, "AWS_VAULT_OP_TIMEOUT") {
@@ -178,13 +179,11 @@ impl Settings {
         Ok(ConfigFile::load(&path)?)
     }
 
-    /// Open the keyring backend.
+    /// Open the keyring backend (the named one, or the first usable one; see
+    /// [`keyring::open_named`]).
     pub fn open_keyring(&self) -> anyhow::Result<Box<dyn Keyring>> {
-        let kr = keyring::open(&self.keyring)?;
-        crate::debug!(
-            "Using keyring backend {}",
-            self.keyring.backend.as_deref().unwrap_or("file")
-        );
+        let (name, kr) = keyring::open_named(&self.keyring)?;
+        crate::debug!("Using keyring backend {name}");
         Ok(kr)
     }
 }

@@ -197,9 +197,29 @@ impl Executor<'_> {
                 )
                 .map_err(|e| anyhow!("profile {profile}: {e:#}"))
             }
-            Base::Sso { profile, .. } => Err(anyhow!(
-                "profile {profile}: IAM Identity Center (SSO) credentials are not supported by this build of aws-vault yet"
-            )),
+            Base::Sso {
+                profile,
+                start_url,
+                region,
+                account_id,
+                role_name,
+                session,
+                scopes,
+                endpoint_url,
+            } => super::sso::role_credentials(
+                self.keyring,
+                &super::sso::Role {
+                    profile,
+                    start_url,
+                    region: region.as_deref(),
+                    account_id: account_id.as_deref(),
+                    role_name: role_name.as_deref(),
+                    session: session.as_deref(),
+                    scopes: scopes.as_deref(),
+                    endpoint_url: endpoint_url.as_deref(),
+                },
+                self.lock_dir.as_deref(),
+            ),
         }
     }
 

@@ -47,6 +47,12 @@ pub enum Base {
         region: Option<String>,
         account_id: Option<String>,
         role_name: Option<String>,
+        /// The `[sso-session]` name, if the profile uses one (AWS CLI token cache key).
+        session: Option<String>,
+        /// `sso_registration_scopes`, comma-separated as configured.
+        scopes: Option<String>,
+        /// `endpoint_url` / `AWS_ENDPOINT_URL`: redirects SSO and SSO-OIDC too.
+        endpoint_url: Option<String>,
     },
     /// `AssumeRoleWithWebIdentity` with a token from a file or a process.
     WebIdentity {
@@ -168,6 +174,9 @@ impl Builder<'_> {
                 region: c.sso_region.clone(),
                 account_id: c.sso_account_id.clone(),
                 role_name: c.sso_role_name.clone(),
+                session: c.sso_session.clone(),
+                scopes: c.sso_registration_scopes.clone(),
+                endpoint_url: c.endpoint_url.clone(),
             };
             let key = self.key(kind::SSO_GET_ROLE_CREDENTIALS, c, start_url, &b);
             Step {

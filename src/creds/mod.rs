@@ -3,11 +3,15 @@
 //! * [`chain`] turns a resolved profile into a [`chain::Plan`] (pure, unit-tested);
 //! * [`cached`] executes a plan through the session cache, one refresh at a time;
 //! * [`sts`], [`web_identity`], [`credential_process`] are the providers, one file each;
+//! * [`sso`] (with [`sso_login`] and [`sso_cache`]) is IAM Identity Center;
 //! * [`lock`] is the cross-process single-flight lock.
 pub mod cached;
 pub mod chain;
 pub mod credential_process;
 pub mod lock;
+pub mod sso;
+pub mod sso_cache;
+pub mod sso_login;
 pub mod sts;
 pub mod web_identity;
 

@@ -8,6 +8,14 @@
 pub mod file;
 pub mod item;
 mod jwe;
+#[cfg(target_os = "linux")]
+pub mod keyctl;
+#[cfg(target_os = "linux")]
+pub mod kwallet;
+#[cfg(unix)]
+pub mod pass;
+#[cfg(target_os = "linux")]
+pub mod secret_service;
 
 use std::fmt;
 
@@ -55,8 +63,8 @@ pub trait Keyring {
 }
 
 /// The backends this build knows, in the order the platform would prefer them.
-/// Backends other than `file` arrive in later work; the names are reserved now so that the
-/// flag surface and the error messages are final.
+/// Backends without an implementation here are reserved so that the flag surface and the error
+/// messages are final.
 pub const ALL_BACKENDS: &[&str] = &[
     "secret-service",
     "kwallet",
@@ -71,9 +79,33 @@ pub const ALL_BACKENDS: &[&str] = &[
     "op-desktop",
 ];
 
-/// Backends compiled into this build and usable on this platform.
+/// Backends compiled into this build and usable on this platform, in the platform's order of
+/// preference (compat §4.6).
 pub fn available_backends() -> Vec<&'static str> {
-    vec!["file"]
+    if cfg!(target_os = "linux") {
+        vec![
+            "secret-service",
+            "kwallet",
+            "keyctl",
+            "pass",
+            "passage",
+            "file",
+        ]
+    } else if cfg!(unix) {
+        vec!["pass", "passage", "file"]
+    } else {
+        vec!["file"]
+    }
+}
+
+/// The order tried when no backend is named. `keyctl` is left out: the kernel keyring does not
+/// survive a reboot, so it is never a sensible place for long-term keys unless asked for. `file`
+/// always opens and is the last resort.
+pub fn default_order() -> Vec<&'static str> {
+    available_backends()
+        .into_iter()
+        .filter(|b| *b != "keyctl")
+        .collect()
 }
 
 /// Settings every backend may read (from the global flags and their environment variables).
@@ -92,33 +124,111 @@ pub struct Config {
     pub pass_dir: Option<String>,
     pub pass_cmd: Option<String>,
     pub pass_prefix: Option<String>,
+    /// `AWS_VAULT_KEYCTL_SCOPE`: `user` (default), `usersession`, `session`, `process`, `thread`.
+    pub keyctl_scope: Option<String>,
 }
 
 /// Open the backend named in `cfg` (or the first usable one), as a boxed trait object.
 pub fn open(cfg: &Config) -> std::result::Result<Box<dyn Keyring>, OpenError> {
+    open_named(cfg).map(|(_, k)| k)
+}
+
+/// Like [`open`], and also say which backend was opened.
+///
+/// With a backend named (`--backend`, `AWS_VAULT_BACKEND`) exactly that one is opened and a
+/// failure says why. Without, the backends of [`default_order`] are tried in turn; one that
+/// cannot open is skipped with a `--debug` line giving the reason, and the `file` backend, which
+/// always opens, is the last resort. Opening is cheap: no passphrase prompt, no unlock prompt,
+/// no secret read; D-Bus is only contacted for the D-Bus backends, and only when a session bus
+/// socket exists.
+pub fn open_named(
+    cfg: &Config,
+) -> std::result::Result<(&'static str, Box<dyn Keyring>), OpenError> {
     let available = available_backends();
-    let name = match &cfg.backend {
-        Some(name) => name.as_str(),
-        None => available[0],
-    };
+    match &cfg.backend {
+        Some(name) => {
+            let Some(&name) = available.iter().find(|b| **b == name.as_str()) else {
+                return Err(if ALL_BACKENDS.contains(&name.as_str()) {
+                    OpenError::NotInThisBuild {
+                        name: name.clone(),
+                        available: available.join(", "),
+                    }
+                } else {
+                    OpenError::Unknown {
+                        name: name.clone(),
+                        available: available.join(", "),
+                    }
+                });
+            };
+            open_one(cfg, name, false)
+                .map(|k| (name, k))
+                .map_err(|reason| OpenError::Unavailable {
+                    name: name.to_string(),
+                    reason,
+                })
+        }
+        None => {
+            for name in default_order() {
+                match open_one(cfg, name, true) {
+                    Ok(k) => return Ok((name, k)),
+                    Err(reason) => {
+                        crate::debug!("Keyring backend {name} skipped: {reason}")
+                    }
+                }
+            }
+            // Unreachable in practice: `file` always opens.
+            Ok(("file", Box::new(file::FileKeyring::new(cfg))))
+        }
+    }
+}
+
+/// Open one backend. `auto` is true during automatic selection, where a backend must look
+/// actually set up (e.g. an initialised password store), not merely installed.
+fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn Keyring>, String> {
     match name {
         "file" => Ok(Box::new(file::FileKeyring::new(cfg))),
-        other if ALL_BACKENDS.contains(&other) => Err(OpenError::NotInThisBuild {
-            name: other.to_string(),
-            available: available.join(", "),
-        }),
-        other => Err(OpenError::Unknown {
-            name: other.to_string(),
-            available: available.join(", "),
-        }),
+        #[cfg(target_os = "linux")]
+        "secret-service" => Ok(Box::new(secret_service::SecretServiceKeyring::open(
+            cfg, auto,
+        )?)),
+        #[cfg(target_os = "linux")]
+        "kwallet" => Ok(Box::new(kwallet::KWalletKeyring::open(cfg, auto)?)),
+        #[cfg(target_os = "linux")]
+        "keyctl" => Ok(Box::new(keyctl::KeyctlKeyring::open(cfg)?)),
+        #[cfg(unix)]
+        "pass" => Ok(Box::new(pass::PassKeyring::open(
+            cfg,
+            pass::Flavor::Pass,
+            auto,
+        )?)),
+        #[cfg(unix)]
+        "passage" => Ok(Box::new(pass::PassKeyring::open(
+            cfg,
+            pass::Flavor::Passage,
+            auto,
+        )?)),
+        other => Err(format!(
+            "not supported by this build of aws-vault ({other})"
+        )),
     }
 }
 
 /// Why a backend could not be opened.
 #[derive(Debug)]
 pub enum OpenError {
-    Unknown { name: String, available: String },
-    NotInThisBuild { name: String, available: String },
+    Unknown {
+        name: String,
+        available: String,
+    },
+    NotInThisBuild {
+        name: String,
+        available: String,
+    },
+    /// A supported backend was named but could not be opened.
+    Unavailable {
+        name: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -132,6 +242,9 @@ impl fmt::Display for OpenError {
                 f,
                 "keyring backend '{name}' is not supported by this build of aws-vault; available backends: {available}"
             ),
+            OpenError::Unavailable { name, reason } => {
+                write!(f, "keyring backend '{name}' is not available: {reason}")
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ mod tests {
             "session,cHJvZA,,1735689600",
             "prod session (1234)",
             "oidc:https://example.awsapps.com/start",
+            "oidc:client:pkce:https://example.awsapps.com/start",
             "dev",
         ]
         .iter()

@@ -11,6 +11,13 @@ use super::json;
 
 pub const KEY_PREFIX: &str = "oidc:";
 
+/// Prefix of cached SSO-OIDC client registrations: `oidc:client:<flow>:<start URL>`.
+///
+/// Nested under `oidc:` on purpose: the Go tool never mistakes such an item for long-term
+/// credentials (it would for any other prefix), and its `clear` removes it. A start URL is an
+/// `https://` URL, so it can never begin with `client:`.
+pub const CLIENT_PREFIX: &str = "oidc:client:";
+
 /// An SSO-OIDC token as aws-vault caches it.
 #[derive(Clone, Debug)]
 pub struct OidcToken {
@@ -36,6 +43,7 @@ impl<'a> OidcStore<'a> {
             .keyring
             .keys()?
             .iter()
+            .filter(|k| !k.starts_with(CLIENT_PREFIX))
             .filter_map(|k| k.strip_prefix(KEY_PREFIX).map(str::to_string))
             .collect())
     }
@@ -61,6 +69,47 @@ impl<'a> OidcStore<'a> {
             return Ok(None);
         }
         Ok(Some(token))
+    }
+
+    /// The token for `start_url` whatever its expiry (an expired token may still carry a
+    /// usable refresh token). Unreadable items read as absent.
+    pub fn get_any(&self, start_url: &str) -> keyring::Result<Option<OidcToken>> {
+        match self.keyring.get(&format!("{KEY_PREFIX}{start_url}")) {
+            Ok(item) => Ok(decode(&item.data).ok()),
+            Err(keyring::Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A cached client registration under `key` (see [`client_key`]), if readable.
+    pub fn get_client(&self, key: &str) -> keyring::Result<Option<ClientRegistration>> {
+        match self.keyring.get(key) {
+            Ok(item) => Ok(decode_client(&item.data).ok()),
+            Err(keyring::Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn set_client(&self, key: &str, reg: &ClientRegistration) -> keyring::Result<()> {
+        let local = reg.expires.to_zoned(TimeZone::system());
+        self.keyring.set(&Item {
+            key: key.to_string(),
+            data: encode_client(reg),
+            label: format!(
+                "aws-vault oidc client registration (expires {})",
+                timefmt::go_rfc3339(&local)
+            ),
+            description: "aws-vault oidc client".to_string(),
+            keychain_not_trust_application: false,
+            keychain_not_synchronizable: false,
+        })
+    }
+
+    pub fn remove_client(&self, key: &str) -> keyring::Result<()> {
+        match self.keyring.remove(key) {
+            Ok(()) | Err(keyring::Error::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn set(&self, start_url: &str, token: &OidcToken, now: Timestamp) -> keyring::Result<()> {
@@ -127,6 +176,65 @@ pub fn decode(data: &[u8]) -> Result<OidcToken, String> {
     })
 }
 
+/// An SSO-OIDC client (RegisterClient result), cached until it expires so that a login does
+/// not register a new client every time (compat §7.8). `region`, `scopes` and `endpoint` record
+/// what it was registered for: a registration made for other values is not reused.
+#[derive(Clone, Debug)]
+pub struct ClientRegistration {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub expires: Timestamp,
+    pub region: String,
+    pub scopes: Vec<String>,
+    pub endpoint: String,
+}
+
+/// The keyring key of the registration used by `flow` (`pkce` or `device`) for `start_url`.
+pub fn client_key(flow: &str, start_url: &str) -> String {
+    format!("{CLIENT_PREFIX}{flow}:{start_url}")
+}
+
+fn encode_client(reg: &ClientRegistration) -> Zeroizing<Vec<u8>> {
+    let value = serde_json::json!({
+        "ClientId": reg.client_id,
+        "ClientSecret": reg.client_secret.expose_secret(),
+        "Expiration": timefmt::go_rfc3339nano_utc(reg.expires),
+        "Region": reg.region,
+        "Scopes": reg.scopes,
+        "Endpoint": reg.endpoint,
+    });
+    Zeroizing::new(value.to_string().into_bytes())
+}
+
+fn decode_client(data: &[u8]) -> Result<ClientRegistration, String> {
+    let map = json::object(data)?;
+    let id = json::string(&map, "ClientId")
+        .filter(|s| !s.is_empty())
+        .ok_or("missing ClientId")?;
+    let secret = json::string(&map, "ClientSecret")
+        .filter(|s| !s.is_empty())
+        .ok_or("missing ClientSecret")?;
+    let expires = json::string(&map, "Expiration")
+        .and_then(|s| timefmt::parse_rfc3339(&s))
+        .ok_or("missing Expiration")?;
+    let scopes = json::field(&map, "Scopes")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ClientRegistration {
+        client_id: id,
+        client_secret: SecretString::from(secret),
+        expires,
+        region: json::string(&map, "Region").unwrap_or_default(),
+        scopes,
+        endpoint: json::string(&map, "Endpoint").unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +254,26 @@ mod tests {
         let back = decode(&data).unwrap();
         assert_eq!(back.expires, t.expires);
         assert!(decode(b"{}").is_err());
+    }
+
+    #[test]
+    fn client_registrations_are_not_tokens() {
+        let reg = ClientRegistration {
+            client_id: "cid".into(),
+            client_secret: SecretString::from("cs".to_string()),
+            expires: "2025-04-01T00:00:00Z".parse().unwrap(),
+            region: "eu-west-1".into(),
+            scopes: vec!["sso:account:access".into()],
+            endpoint: String::new(),
+        };
+        let back = decode_client(&encode_client(&reg)).unwrap();
+        assert_eq!(back.client_id, "cid");
+        assert_eq!(back.client_secret.expose_secret(), "cs");
+        assert_eq!(back.expires, reg.expires);
+        assert_eq!(back.scopes, reg.scopes);
+        assert!(decode_client(b"{\"ClientId\":\"x\"}").is_err());
+        let key = client_key("pkce", "https://x.awsapps.com/start");
+        assert_eq!(key, "oidc:client:pkce:https://x.awsapps.com/start");
+        assert!(key.starts_with(KEY_PREFIX));
     }
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod sso;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,452 @@
+//! IAM Identity Center (SSO) role credentials (compat §3.6.3, with the fixes of §7.8).
+//!
+//! 1. An access token for the start URL: the keyring's `oidc:<start URL>` item when it is valid
+//!    for at least [`TOKEN_WINDOW`]; else a refresh-token grant when the token carries one;
+//!    else a valid token from the AWS CLI cache (`~/.aws/sso/cache`); else a login
+//!    ([`super::sso_login`]: PKCE by default, the device-code flow with `--use-device-code`,
+//!    `--stdout`, or when no browser can be opened). Logins and refreshes hold a cross-process
+//!    lock per start URL, so parallel invocations open one browser tab, not twenty.
+//! 2. `GetRoleCredentials`. A 401 with a token that did not come from a fresh login drops that
+//!    token and logs in again, once.
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{anyhow, Context};
+use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
+use jiff::{SignedDuration, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::sso_cache;
+use super::sso_login::{self, Flow, NewToken, Target};
+use super::{lock, Credentials};
+use crate::keyring::Keyring;
+use crate::store::oidc::{self, ClientRegistration, OidcStore, OidcToken};
+
+/// A cached token must stay valid at least this long to be used.
+pub const TOKEN_WINDOW: SignedDuration = SignedDuration::from_secs(60);
+/// A token with a refresh token is refreshed when it has less than this left.
+pub const REFRESH_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// A cached client registration is reused while it has at least this long to live.
+const CLIENT_WINDOW: SignedDuration = SignedDuration::from_hours(1);
+
+/// How a login may interact with the user; set once by the command (`exec`, `export`,
+/// `login`) before credentials are retrieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginOptions {
+    /// `--stdout`: print the URL, never open a browser (implies the device-code flow).
+    pub use_stdout: bool,
+    /// `--use-device-code`: the device-code flow instead of PKCE.
+    pub use_device_code: bool,
+}
+
+static LOGIN_OPTIONS: Mutex<LoginOptions> = Mutex::new(LoginOptions {
+    use_stdout: false,
+    use_device_code: false,
+});
+
+/// Set the login options for this process (see [`LoginOptions`]).
+pub fn set_login_options(o: LoginOptions) {
+    if let Ok(mut g) = LOGIN_OPTIONS.lock() {
+        *g = o;
+    }
+}
+
+fn login_options() -> LoginOptions {
+    LOGIN_OPTIONS.lock().map(|g| *g).unwrap_or_default()
+}
+
+/// One SSO role (the fields of `Base::Sso`).
+pub struct Role<'a> {
+    pub profile: &'a str,
+    pub start_url: &'a str,
+    pub region: Option<&'a str>,
+    pub account_id: Option<&'a str>,
+    pub role_name: Option<&'a str>,
+    pub session: Option<&'a str>,
+    pub scopes: Option<&'a str>,
+    pub endpoint_url: Option<&'a str>,
+}
+
+/// Where an access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Keyring,
+    AwsCliCache,
+    Fresh,
+}
+
+/// Role credentials for `role` (the provider behind the `sso.GetRoleCredentials` cache).
+pub fn role_credentials(
+    keyring: &dyn Keyring,
+    role: &Role<'_>,
+    lock_dir: Option<&Path>,
+) -> anyhow::Result<Credentials> {
+    let missing = |key: &str| {
+        anyhow!(
+            "profile {}: {key} is not set (needed for IAM Identity Center)",
+            role.profile
+        )
+    };
+    let region = role
+        .region
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("sso_region"))?;
+    let account = role
+        .account_id
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("sso_account_id"))?;
+    let role_name = role
+        .role_name
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("sso_role_name"))?;
+    let scopes: Vec<String> = role
+        .scopes
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let target = Target {
+        start_url: role.start_url,
+        region,
+        endpoint_url: role.endpoint_url.filter(|u| !u.is_empty()),
+        scopes: &scopes,
+    };
+    let tokens = Tokens {
+        keyring,
+        role,
+        target: &target,
+        lock_dir,
+    };
+    let p = role.profile;
+
+    let (token, source) = tokens.get(None)?;
+    match get_role_credentials(&target, &token, account, role_name) {
+        Err(RoleError::Unauthorized(msg)) if source != Source::Fresh => {
+            crate::debug!("the cached SSO token was rejected ({msg}); logging in again");
+            if source == Source::Keyring {
+                if let Err(e) = OidcStore::new(keyring).remove(role.start_url) {
+                    crate::debug!("cannot remove the rejected SSO token: {e}");
+                }
+            }
+            let (token, _) = tokens.get(Some(&token))?;
+            get_role_credentials(&target, &token, account, role_name)
+                .map_err(|e| anyhow!("profile {p}: {e}"))
+        }
+        other => other.map_err(|e| anyhow!("profile {p}: {e}")),
+    }
+}
+
+enum RoleError {
+    Unauthorized(String),
+    Other(String),
+}
+
+impl std::fmt::Display for RoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoleError::Unauthorized(m) | RoleError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// An SSO portal client for `region` (no SigV4: the bearer token authenticates).
+pub fn sso_client(region: &str, endpoint_url: Option<&str>) -> aws_sdk_sso::Client {
+    use aws_sdk_sso::config::{BehaviorVersion, Region};
+    let mut b = aws_sdk_sso::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .http_client(crate::aws::http_client())
+        .timeout_config(sso_login::timeout_config())
+        .retry_config(sso_login::retry_config());
+    if let Some(url) = endpoint_url {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_sso::Client::from_conf(b.build())
+}
+
+fn get_role_credentials(
+    t: &Target<'_>,
+    token: &SecretString,
+    account: &str,
+    role_name: &str,
+) -> Result<Credentials, RoleError> {
+    let client = sso_client(t.region, t.endpoint_url);
+    let url = crate::aws::CallUrl::default();
+    let res = crate::aws::block_on(
+        client
+            .get_role_credentials()
+            .access_token(token.expose_secret())
+            .account_id(account)
+            .role_name(role_name)
+            .customize()
+            .interceptor(url.clone())
+            .send(),
+    );
+    let out = match res {
+        Ok(out) => out,
+        Err(e) => {
+            let target = url.get().or_else(|| {
+                Some(match t.endpoint_url {
+                    Some(u) => u.to_string(),
+                    None => format!("https://portal.sso.{}.amazonaws.com", t.region),
+                })
+            });
+            let msg = crate::aws::describe_error("GetRoleCredentials", &e, target.as_deref());
+            let unauthorized = matches!(
+                e.as_service_error(),
+                Some(GetRoleCredentialsError::UnauthorizedException(_))
+            ) || e.raw_response().is_some_and(|r| r.status().as_u16() == 401);
+            return Err(if unauthorized {
+                RoleError::Unauthorized(msg)
+            } else {
+                RoleError::Other(msg)
+            });
+        }
+    };
+    let rc = out.role_credentials.ok_or_else(|| {
+        RoleError::Other("GetRoleCredentials: the response has no roleCredentials".into())
+    })?;
+    let (Some(id), Some(secret)) = (
+        rc.access_key_id.filter(|s| !s.is_empty()),
+        rc.secret_access_key.filter(|s| !s.is_empty()),
+    ) else {
+        return Err(RoleError::Other(
+            "GetRoleCredentials: the response has no access key".into(),
+        ));
+    };
+    let expires = Timestamp::from_millisecond(rc.expiration)
+        .ok()
+        .filter(|e| e.as_second() > 0)
+        .ok_or_else(|| {
+            RoleError::Other("GetRoleCredentials: the response has no valid expiration".into())
+        })?;
+    Ok(Credentials {
+        access_key_id: id,
+        secret_access_key: SecretString::from(secret),
+        session_token: rc
+            .session_token
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from),
+        expires: Some(expires),
+    })
+}
+
+/// Finding or making an access token for one start URL.
+struct Tokens<'a> {
+    keyring: &'a dyn Keyring,
+    role: &'a Role<'a>,
+    target: &'a Target<'a>,
+    lock_dir: Option<&'a Path>,
+}
+
+impl Tokens<'_> {
+    fn store(&self) -> OidcStore<'_> {
+        OidcStore::new(self.keyring)
+    }
+
+    /// A token not equal to `rejected` (a token the portal just refused).
+    fn get(&self, rejected: Option<&SecretString>) -> anyhow::Result<(SecretString, Source)> {
+        let start_url = self.target.start_url;
+        let usable = |t: &OidcToken| {
+            t.expires > Timestamp::now() + TOKEN_WINDOW
+                && rejected.is_none_or(|r| r.expose_secret() != t.access_token.expose_secret())
+        };
+        // Fast path: a valid token that needs no refresh, without taking the lock.
+        if let Some(t) = self.cached() {
+            let refresh_due =
+                t.refresh_token.is_some() && t.expires < Timestamp::now() + REFRESH_WINDOW;
+            if usable(&t) && !refresh_due {
+                crate::debug!("using the cached SSO token for {start_url}");
+                return Ok((t.access_token, Source::Keyring));
+            }
+        }
+        let _lock = match self.lock_dir {
+            Some(dir) => Some(
+                lock::acquire(dir, &format!("sso-login,{start_url}"), || {
+                    eprintln!("Waiting for another aws-vault process to log in to {start_url}...")
+                })
+                .context("cannot take the SSO login lock")?,
+            ),
+            None => None,
+        };
+        // Another process may have logged in or refreshed while we waited.
+        let cached = self.cached();
+        if let Some(t) = &cached {
+            let refresh_due =
+                t.refresh_token.is_some() && t.expires < Timestamp::now() + REFRESH_WINDOW;
+            if usable(t) && !refresh_due {
+                return Ok((t.access_token.clone(), Source::Keyring));
+            }
+        }
+        if let Some(t) = cached.filter(|_| rejected.is_none()) {
+            if let Some(rt) = &t.refresh_token {
+                match self.refresh(rt) {
+                    Ok(fresh) => return Ok((fresh, Source::Keyring)),
+                    Err(e) => crate::debug!("refreshing the SSO token failed: {e:#}"),
+                }
+            }
+            if usable(&t) {
+                return Ok((t.access_token, Source::Keyring));
+            }
+            let _ = self.store().remove(start_url);
+        }
+        if rejected.is_none() {
+            if let Some(home) = sso_cache::home_dir() {
+                let key = self.role.session.unwrap_or(start_url);
+                if let Some(t) =
+                    sso_cache::read(&home, key, start_url, Timestamp::now() + TOKEN_WINDOW)
+                {
+                    return Ok((t.access_token, Source::AwsCliCache));
+                }
+            }
+        }
+        let token = self.login()?;
+        Ok((token, Source::Fresh))
+    }
+
+    /// The keyring token (expired or not); read errors count as "none".
+    fn cached(&self) -> Option<OidcToken> {
+        match self.store().get_any(self.target.start_url) {
+            Ok(t) => t,
+            Err(e) => {
+                crate::debug!("reading the cached SSO token failed: {e}");
+                None
+            }
+        }
+    }
+
+    fn save(&self, t: NewToken) -> anyhow::Result<SecretString> {
+        let token = OidcToken {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: t.token_type,
+            expires: t.expires,
+        };
+        self.store()
+            .set(self.target.start_url, &token, Timestamp::now())
+            .with_context(|| {
+                format!(
+                    "cannot store the SSO token for {} in the keyring",
+                    self.target.start_url
+                )
+            })?;
+        Ok(token.access_token)
+    }
+
+    fn refresh(&self, refresh_token: &SecretString) -> anyhow::Result<SecretString> {
+        let client = sso_login::oidc_client(self.target.region, self.target.endpoint_url);
+        let mut last = anyhow!("no client registration to refresh the SSO token with");
+        for flow in [Flow::Pkce, Flow::Device] {
+            let key = oidc::client_key(flow.name(), self.target.start_url);
+            let Some(reg) = self.registration(&key) else {
+                continue;
+            };
+            match crate::aws::block_on(sso_login::refresh(
+                &client,
+                &reg,
+                refresh_token,
+                self.target,
+            )) {
+                Ok(t) => {
+                    crate::debug!("refreshed the SSO token for {}", self.target.start_url);
+                    return self.save(t);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// A cached registration under `key` that still fits this target.
+    fn registration(&self, key: &str) -> Option<ClientRegistration> {
+        let reg = match self.store().get_client(key) {
+            Ok(r) => r?,
+            Err(e) => {
+                crate::debug!("reading the cached SSO-OIDC client failed: {e}");
+                return None;
+            }
+        };
+        let fits = reg.expires > Timestamp::now() + CLIENT_WINDOW
+            && reg.region == self.target.region
+            && reg.scopes == self.target.scopes
+            && reg.endpoint == self.target.endpoint_url.unwrap_or_default();
+        fits.then_some(reg)
+    }
+
+    fn login(&self) -> anyhow::Result<SecretString> {
+        let opts = login_options();
+        let browser = !opts.use_stdout && sso_login::browser_available();
+        let flow = if opts.use_device_code || !browser {
+            Flow::Device
+        } else {
+            Flow::Pkce
+        };
+        crate::debug!(
+            "logging in to {} with the {} flow",
+            self.target.start_url,
+            flow.name()
+        );
+        let client = sso_login::oidc_client(self.target.region, self.target.endpoint_url);
+        let key = oidc::client_key(flow.name(), self.target.start_url);
+        let reg = match self.registration(&key) {
+            Some(reg) => reg,
+            None => {
+                let reg = crate::aws::block_on(sso_login::register(&client, flow, self.target))?;
+                if let Err(e) = self.store().set_client(&key, &reg) {
+                    crate::debug!("cannot cache the SSO-OIDC client registration: {e}");
+                }
+                reg
+            }
+        };
+        let t = crate::aws::block_on(async {
+            match flow {
+                Flow::Pkce => sso_login::pkce_flow(&client, &reg, self.target).await,
+                Flow::Device => sso_login::device_flow(&client, &reg, self.target, browser).await,
+            }
+        })
+        .map_err(|e| {
+            // A registration the service no longer accepts is dropped for next time.
+            let text = format!("{e:#}");
+            if text.contains("InvalidClientException") || text.contains("UnauthorizedClient") {
+                let _ = self.store().remove_client(&key);
+            }
+            e
+        })?;
+        self.save(t)
+    }
+}
+
+/// For `exec --profile-env`: copy the keyring token of `profile`'s SSO source (the profile or
+/// the first SSO profile down its `source_profile` chain) into the AWS CLI cache, so the SDK
+/// in the child finds it. Problems are logged, never fatal (compat §3.6.4).
+pub fn sync_aws_cli_cache(keyring: &dyn Keyring, profile: &crate::config::ProfileConfig) {
+    let mut p = Some(profile);
+    while let Some(c) = p {
+        if let Some(url) = c.sso_start_url.as_deref() {
+            let token = match OidcStore::new(keyring).get(url, Timestamp::now()) {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    crate::debug!("OIDC token not found in keyring for {url}: not cached");
+                    return;
+                }
+                Err(e) => {
+                    crate::debug!("OIDC token not found in keyring for {url}: {e}");
+                    return;
+                }
+            };
+            let Some(home) = sso_cache::home_dir() else {
+                crate::debug!("no home directory; not writing the AWS CLI SSO cache");
+                return;
+            };
+            let key = c.sso_session.as_deref().unwrap_or(url);
+            match sso_cache::write(&home, key, &token, Timestamp::now()) {
+                Ok(path) => crate::debug!("wrote the SSO token to {}", path.display()),
+                Err(e) => crate::debug!("cannot write the AWS CLI SSO cache: {e}"),
+            }
+            return;
+        }
+        p = c.source.as_deref();
+    }
+}

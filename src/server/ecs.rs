@@ -1,0 +1,165 @@
+//! The ECS credential server (compat §5.1) for `exec --ecs-server` / `--server` / `-s`:
+//! `127.0.0.1:<random port>`, a 30-byte random token checked in constant time against the
+//! `Authorization` header, `/` for the profile's credentials and `/role-arn/<arn>` for
+//! AssumeRole of `<arn>` (one cached credential per ARN).
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::Request;
+
+use super::{Broker, Resp, Running, Target};
+use crate::creds::Credentials;
+use crate::store::credentials::json_str;
+use crate::timefmt;
+
+/// How long a request waits for a refresh before it is answered anyway: botocore gives the
+/// container endpoint 2 s per attempt (3 attempts, 1 s apart).
+pub const WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// A running ECS server.
+pub struct EcsServer {
+    pub port: u16,
+    pub token: String,
+    pub running: Running,
+}
+
+impl EcsServer {
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Bind `127.0.0.1:0` and serve credentials from `broker`.
+pub fn start(broker: Arc<Broker>) -> anyhow::Result<EcsServer> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(|e| anyhow::anyhow!("cannot start the ECS credential server on 127.0.0.1: {e}"))?;
+    let port = listener.local_addr()?.port();
+    let token = super::random_token(30)?;
+    let t = Arc::new(token.clone());
+    let running = super::spawn(
+        listener,
+        move |req: Request<Incoming>, _peer: SocketAddr| {
+            let broker = broker.clone();
+            let token = t.clone();
+            async move { handle(&req, &token, &broker).await }
+        },
+    )?;
+    Ok(EcsServer {
+        port,
+        token,
+        running,
+    })
+}
+
+/// What a request asks for, after the token check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    Forbidden,
+    Redirect(String),
+    Creds(Target),
+}
+
+/// The routing of §5.1: the token first, then `/role-arn/<arn>` or anything else.
+pub fn route(path: &str, authorization: Option<&[u8]>, token: &str) -> Route {
+    let ok = authorization.is_some_and(|a| super::constant_time_eq(a, token.as_bytes()));
+    if !ok {
+        return Route::Forbidden;
+    }
+    if path == "/role-arn" {
+        return Route::Redirect("/role-arn/".into());
+    }
+    match path.strip_prefix("/role-arn/") {
+        Some(rest) => Route::Creds(Target::Role(super::percent_decode(rest))),
+        None => Route::Creds(Target::Base),
+    }
+}
+
+async fn handle(req: &Request<Incoming>, token: &str, broker: &Broker) -> Resp {
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    match route(req.uri().path(), auth, token) {
+        Route::Forbidden => json_error(403, "invalid Authorization token"),
+        Route::Redirect(to) => super::redirect(&to),
+        Route::Creds(target) => match broker.get(target).await {
+            Ok(c) => super::respond(200, "application/json; charset=utf-8", body(&c)),
+            Err(e) if e.pending => json_error(503, &e.message),
+            Err(e) => json_error(500, &e.message),
+        },
+    }
+}
+
+/// `{"Message":"..."}` with the JSON content type.
+pub fn json_error(status: u16, message: &str) -> Resp {
+    super::respond(
+        status,
+        "application/json; charset=utf-8",
+        format!("{{\"Message\":{}}}\n", json_str(message)),
+    )
+}
+
+/// The success body, keys sorted as Go's encoder writes a map.
+pub fn body(c: &Credentials) -> String {
+    let exp = c
+        .expires
+        .map(timefmt::iso_utc)
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    format!(
+        "{{\"AccessKeyId\":{},\"Expiration\":{},\"SecretAccessKey\":{},\"Token\":{}}}\n",
+        json_str(&c.access_key_id),
+        json_str(&exp),
+        json_str(c.secret()),
+        json_str(c.token().unwrap_or("")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    #[test]
+    fn routes_check_the_token_first() {
+        let t = "tok";
+        assert_eq!(route("/", None, t), Route::Forbidden);
+        assert_eq!(route("/", Some(b"Bearer tok"), t), Route::Forbidden);
+        assert_eq!(route("/role-arn/x", Some(b"tokx"), t), Route::Forbidden);
+        assert_eq!(route("/", Some(b"tok"), t), Route::Creds(Target::Base));
+        assert_eq!(
+            route("/anything", Some(b"tok"), t),
+            Route::Creds(Target::Base)
+        );
+        assert_eq!(
+            route("/role-arn/arn:aws:iam::1:role/a%2Fb", Some(b"tok"), t),
+            Route::Creds(Target::Role("arn:aws:iam::1:role/a/b".into()))
+        );
+        assert_eq!(
+            route("/role-arn", Some(b"tok"), t),
+            Route::Redirect("/role-arn/".into())
+        );
+    }
+
+    #[test]
+    fn bodies_are_exactly_gos() {
+        let c = Credentials {
+            access_key_id: "ASIA1".into(),
+            secret_access_key: SecretString::from("s\"x".to_string()),
+            session_token: Some(SecretString::from("tok".to_string())),
+            expires: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
+        };
+        assert_eq!(
+            body(&c),
+            "{\"AccessKeyId\":\"ASIA1\",\"Expiration\":\"2027-01-15T08:00:00Z\",\"SecretAccessKey\":\"s\\\"x\",\"Token\":\"tok\"}\n"
+        );
+        let long = Credentials {
+            session_token: None,
+            expires: None,
+            ..c
+        };
+        assert!(body(&long).contains("\"Expiration\":\"0001-01-01T00:00:00Z\""));
+        assert!(body(&long).contains("\"Token\":\"\""));
+    }
+}

@@ -1,0 +1,646 @@
+//! The desktop and Unix secret store backends against real stores, through the `aws-vault`
+//! binary: GNOME Keyring (Secret Service) and kwalletd5 on private D-Bus session buses, `pass`
+//! with a throw-away GnuPG home, `passage` on real `age`, and the kernel keyring. Plus backend
+//! selection: the fallback when no backend is named and the error when a named one cannot open.
+//!
+//! Needs (Debian): dbus-daemon dbus-bin gnome-keyring libsecret-tools python3-dbus pass gnupg
+//! age keyutils libkf5wallet-bin. A missing tool fails the test with an install hint.
+mod common;
+
+use base64::Engine as _;
+use common::stores::{self, GnomeKeyring, KWallet, PassStore, PassageStore};
+use common::Sandbox;
+
+const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const OIDC_KEY: &str = "oidc:https://example.awsapps.com/start";
+
+/// The Item JSON the Go tool writes for long-term credentials of `profile`.
+fn go_item_json(profile: &str, key_id: &str, secret: &str) -> String {
+    let creds = format!(
+        "{{\"AccessKeyID\":\"{key_id}\",\"SecretAccessKey\":\"{secret}\",\"SessionToken\":\"\",\"Source\":\"\",\"CanExpire\":false,\"Expires\":\"0001-01-01T00:00:00Z\",\"AccountID\":\"\"}}"
+    );
+    let data = base64::engine::general_purpose::STANDARD.encode(creds);
+    format!(
+        "{{\"Key\":\"{profile}\",\"Data\":\"{data}\",\"Label\":\"aws-vault ({profile})\",\"Description\":\"\",\"KeychainNotTrustApplication\":true,\"KeychainNotSynchronizable\":false}}"
+    )
+}
+
+/// A cached-session key and its Item JSON for `profile`, valid for an hour.
+fn session_item(profile: &str) -> (String, String) {
+    let exp = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(profile);
+    let key = format!("sts.GetSessionToken,{b64},,{}", exp.as_second());
+    let data = format!(
+        "{{\"AccessKeyId\":\"ASIASESSION\",\"Expiration\":\"{}\",\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\"}}",
+        exp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let item = aws_vault::keyring::Item {
+        key: key.clone(),
+        data: zeroize::Zeroizing::new(data.into_bytes()),
+        label: format!("aws-vault session for {profile}"),
+        description: "aws-vault session".into(),
+        ..Default::default()
+    };
+    let json = String::from_utf8(item.to_json().to_vec()).unwrap();
+    (key, json)
+}
+
+/// Check the Go Item JSON shape: the six fields in Go's order, and the credentials in `Data`.
+#[track_caller]
+fn assert_go_item(json: &str, profile: &str, key_id: &str) {
+    let v: serde_json::Value = serde_json::from_str(json.trim_end()).expect("Item JSON");
+    let fields: Vec<&str> = ["Key", "Data", "Label", "Description"]
+        .into_iter()
+        .chain(["KeychainNotTrustApplication", "KeychainNotSynchronizable"])
+        .collect();
+    let mut last = 0;
+    for f in &fields {
+        let pos = json
+            .find(&format!("\"{f}\":"))
+            .unwrap_or_else(|| panic!("{f} missing in {json}"));
+        assert!(pos >= last, "{f} out of Go's order in {json}");
+        last = pos;
+    }
+    assert_eq!(v["Key"], profile);
+    assert_eq!(v["Label"], format!("aws-vault ({profile})"));
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(v["Data"].as_str().unwrap())
+        .unwrap();
+    let creds: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    assert_eq!(creds["AccessKeyID"], key_id);
+}
+
+/// add / list / export / remove / clear through the binary on the backend named by `args`.
+fn round_trip(s: &Sandbox, backend: &[&str], session_seed: impl FnOnce(&str, &str)) {
+    let with = |extra: &[&str]| -> Vec<String> {
+        backend
+            .iter()
+            .chain(extra.iter())
+            .map(|x| x.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| {
+        let a = with(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        s.run(&a)
+    };
+    let a = with(&["add", "--env", "work"]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    s.run_env(
+        &a,
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert_eq!(run(&["list", "--credentials"]).ok().stdout, "work\n");
+    let json = run(&["export", "-n", "--format=json", "work"]).ok().stdout;
+    assert!(
+        json.contains(&format!("\"AccessKeyId\": \"{KEY_ID}\"")),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!("\"SecretAccessKey\": \"{SECRET}\"")),
+        "{json}"
+    );
+
+    let (skey, sjson) = session_item("work");
+    session_seed(&skey, &sjson);
+    assert_eq!(run(&["list", "--sessions"]).ok().stdout.lines().count(), 1);
+    assert_eq!(run(&["clear"]).ok().stdout, "Cleared 1 sessions.\n");
+    assert_eq!(run(&["list", "--credentials"]).ok().stdout, "work\n");
+
+    let out = run(&["remove", "-f", "work"]).ok().stdout;
+    assert!(out.starts_with("Deleted credentials."), "{out}");
+    assert_eq!(run(&["list", "--credentials"]).ok().stdout, "");
+    let line = run(&["remove", "-f", "work"]).fails();
+    assert!(line.contains("could not be found"), "{line}");
+}
+
+// ------------------------------------------------------------------ secret-service
+
+fn ss_sandbox(gk: &GnomeKeyring) -> Sandbox {
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    gk.bus.apply(&mut s);
+    s
+}
+
+#[test]
+fn secret_service_round_trip() {
+    let gk = GnomeKeyring::start();
+    let s = ss_sandbox(&gk);
+    round_trip(&s, &["--backend", "secret-service"], |key, json| {
+        gk.tool(&["store-go", &gk.collection, key, json]);
+    });
+}
+
+#[test]
+fn secret_service_reads_an_item_the_go_tool_wrote() {
+    let gk = GnomeKeyring::start();
+    let mut s = ss_sandbox(&gk);
+    gk.tool(&[
+        "store-go",
+        &gk.collection,
+        "work",
+        &go_item_json("work", "AKIAGOWROTETHIS00000", "gosecret"),
+    ]);
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "work\n");
+    let env = s.run(&["export", "-n", "work"]).ok().stdout;
+    assert!(
+        env.contains("AWS_ACCESS_KEY_ID=AKIAGOWROTETHIS00000\n"),
+        "{env}"
+    );
+    assert!(env.contains("AWS_SECRET_ACCESS_KEY=gosecret\n"), "{env}");
+}
+
+#[test]
+fn secret_service_item_is_found_by_secret_tool_as_go_item_json() {
+    let gk = GnomeKeyring::start();
+    let s = ss_sandbox(&gk);
+    s.run_env(
+        &["--backend=secret-service", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let found = stores::check(
+        gk.secret_tool()
+            .args(["search", "--all", "profile", "work"]),
+    );
+    assert!(found.contains("label = work"), "{found}");
+    let secret = stores::check(gk.secret_tool().args(["lookup", "profile", "work"]));
+    assert_go_item(&secret, "work", KEY_ID);
+    // In the awsvault collection, not the default one.
+    let listing = stores::check(gk.bus.command(stores::PYTHON).args([
+        "-c",
+        "import secretstorage as s\nc=s.dbus_init()\nfor col in s.get_all_collections(c):\n  print(col.collection_path, [i.get_label() for i in col.get_all_items()])",
+    ]));
+    assert!(
+        listing.contains("/org/freedesktop/secrets/collection/awsvault ['work']"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn secret_service_unlocks_a_locked_collection() {
+    let gk = GnomeKeyring::start();
+    let s = ss_sandbox(&gk);
+    gk.tool(&[
+        "store-go",
+        &gk.collection,
+        "work",
+        &go_item_json("work", KEY_ID, SECRET),
+    ]);
+    gk.tool(&["lock", &gk.collection]);
+    assert_eq!(gk.tool(&["locked", &gk.collection]).trim(), "true");
+    let json = s
+        .run(&[
+            "--backend=secret-service",
+            "export",
+            "-n",
+            "--format=json",
+            "work",
+        ])
+        .ok()
+        .stdout;
+    assert!(json.contains(KEY_ID), "{json}");
+    gk.tool(&["lock", &gk.collection]);
+    assert_eq!(
+        s.run(&["--backend=secret-service", "list", "--credentials"])
+            .ok()
+            .stdout,
+        "work\n"
+    );
+    assert_eq!(gk.tool(&["locked", &gk.collection]).trim(), "false");
+}
+
+#[test]
+fn secret_service_missing_collection_reads_empty_and_creation_prompt_is_reported() {
+    let gk = GnomeKeyring::start();
+    let s = ss_sandbox(&gk);
+    let args = [
+        "--backend=secret-service",
+        "--secret-service-collection=other",
+    ];
+    let list = [&args[..], &["list", "--credentials"]].concat();
+    assert_eq!(s.run(&list).ok().stdout, "");
+    // Creating a collection needs gnome-keyring's prompt, which cannot show without a display.
+    let add = [&args[..], &["add", "--env", "work"]].concat();
+    let line = s
+        .run_env(
+            &add,
+            &[
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        )
+        .fails();
+    assert!(
+        line.contains("create the collection 'other'") && line.contains("prompt was dismissed"),
+        "{line}"
+    );
+}
+
+#[test]
+fn default_selection_picks_a_running_secret_service() {
+    let gk = GnomeKeyring::start();
+    let s = ss_sandbox(&gk);
+    let run = s
+        .run_env(
+            &["--debug", "list", "--credentials"],
+            &[("AWS_VAULT_BACKEND", "")],
+        )
+        .ok();
+    assert!(
+        run.stderr.contains("Using keyring backend secret-service"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ------------------------------------------------------------------ kwallet
+
+#[test]
+fn kwallet_round_trip_and_go_written_entry() {
+    let kw = KWallet::start();
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n[profile go]\n");
+    kw.bus.apply(&mut s);
+    round_trip(&s, &["--backend", "kwallet"], |key, json| {
+        kw.tool(&["write-go", "aws-vault", key, json]);
+    });
+    // An entry written the Go tool's way is read back.
+    kw.tool(&[
+        "write-go",
+        "aws-vault",
+        "go",
+        &go_item_json("go", "AKIAGOWROTETHIS00000", "gosecret"),
+    ]);
+    let env = s
+        .run(&["--backend=kwallet", "export", "-n", "go"])
+        .ok()
+        .stdout;
+    assert!(
+        env.contains("AWS_ACCESS_KEY_ID=AKIAGOWROTETHIS00000\n"),
+        "{env}"
+    );
+    // And ours is the Go Item JSON, in folder aws-vault of wallet aws-vault.
+    s.run_env(
+        &["--backend=kwallet", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert_go_item(&kw.tool(&["read", "aws-vault", "work"]), "work", KEY_ID);
+}
+
+// ------------------------------------------------------------------ pass / passage
+
+#[test]
+fn pass_round_trip_entries_are_go_item_json() {
+    let ps = PassStore::start();
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    ps.apply(&mut s);
+    round_trip(
+        &s,
+        &["--backend", "pass", "--pass-prefix", "aws-vault"],
+        |key, json| {
+            ps.insert(&format!("aws-vault/{key}"), json);
+        },
+    );
+    s.run_env(
+        &[
+            "--backend=pass",
+            "--pass-prefix=aws-vault",
+            "add",
+            "--env",
+            "work",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert!(ps.store.join("aws-vault/work.gpg").is_file());
+    assert_go_item(&ps.show("aws-vault/work"), "work", KEY_ID);
+}
+
+#[test]
+fn pass_empty_prefix_lists_only_aws_vault_items() {
+    let ps = PassStore::start();
+    let mut s = Sandbox::with_config("[profile work]\n[profile go]\n");
+    ps.apply(&mut s);
+    // The user's own passwords, including JSON that is not an aws-vault item.
+    ps.insert("github.com", "hunter2\nuser: me\n");
+    ps.insert("email/work", "{\"user\":\"me\",\"password\":\"x\"}");
+    ps.insert(
+        "go",
+        &go_item_json("go", "AKIAGOWROTETHIS00000", "gosecret"),
+    );
+    s.run_env(
+        &["--backend=pass", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        s.run(&["--backend=pass", "list", "--credentials"])
+            .ok()
+            .stdout,
+        "go\nwork\n"
+    );
+    let env = s.run(&["--backend=pass", "export", "-n", "go"]).ok().stdout;
+    assert!(
+        env.contains("AWS_ACCESS_KEY_ID=AKIAGOWROTETHIS00000\n"),
+        "{env}"
+    );
+    // The unrelated entries are untouched.
+    assert_eq!(ps.show("github.com"), "hunter2\nuser: me\n");
+}
+
+#[test]
+fn pass_oidc_key_with_double_slash_round_trips() {
+    use aws_vault::keyring::{self, Item};
+    let ps = PassStore::start();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = keyring::Config {
+        backend: Some("pass".into()),
+        pass_dir: Some(ps.store.display().to_string()),
+        pass_cmd: Some(ps.wrapper().display().to_string()),
+        pass_prefix: Some("aws-vault".into()),
+        home: home.path().to_path_buf(),
+        ..Default::default()
+    };
+    let kr = keyring::open(&cfg).expect("pass opens");
+    let item = Item {
+        key: OIDC_KEY.into(),
+        data: zeroize::Zeroizing::new(b"{\"Token\":{}}".to_vec()),
+        label: "aws-vault oidc token".into(),
+        ..Default::default()
+    };
+    kr.set(&item).unwrap();
+    assert_eq!(kr.keys().unwrap(), vec![OIDC_KEY.to_string()]);
+    assert_eq!(kr.get(OIDC_KEY).unwrap().data.as_slice(), b"{\"Token\":{}}");
+    // Stored under a name that pass's path handling leaves alone.
+    assert!(ps
+        .store
+        .join("aws-vault/oidc:https:%2F%2Fexample.awsapps.com/start.gpg")
+        .is_file());
+    kr.remove(OIDC_KEY).unwrap();
+    assert!(kr.keys().unwrap().is_empty());
+    assert!(matches!(kr.get(OIDC_KEY), Err(keyring::Error::NotFound)));
+}
+
+#[test]
+fn passage_round_trip_on_real_age() {
+    let ps = PassageStore::start();
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    ps.apply(&mut s);
+    let store = ps.store.clone();
+    let ids = ps.identities.clone();
+    round_trip(&s, &["--backend", "passage"], |key, json| {
+        // Seed the way any passage client would: age-encrypt to the store's recipients.
+        let out = store.join(format!("{key}.age"));
+        let mut c = std::process::Command::new("age")
+            .arg("-e")
+            .arg("-R")
+            .arg(store.join(".age-recipients"))
+            .arg("-o")
+            .arg(&out)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success());
+        let _ = &ids;
+    });
+    s.run_env(
+        &["--backend=passage", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert_go_item(&ps.show("work"), "work", KEY_ID);
+}
+
+// ------------------------------------------------------------------ keyctl
+
+/// Give this test thread (and the aws-vault processes it starts) its own session keyring.
+fn own_session_keyring() {
+    stores::require("keyctl", "keyutils");
+    keyutils::Keyring::join_anonymous_session().expect("join a new session keyring");
+}
+
+#[test]
+fn keyctl_session_scope_round_trip() {
+    own_session_keyring();
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    s.set_env("AWS_VAULT_KEYCTL_SCOPE", "session");
+    round_trip(&s, &["--backend", "keyctl"], |key, json| {
+        let item = aws_vault::keyring::Item::from_json(json.as_bytes()).unwrap();
+        let ring = stores::check(std::process::Command::new("keyctl").args([
+            "search",
+            "@s",
+            "keyring",
+            "aws-vault",
+        ]));
+        let mut c = std::process::Command::new("keyctl")
+            .args(["padd", "user", key, ring.trim()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(&item.data).unwrap();
+        assert!(c.wait().unwrap().success());
+    });
+    // The layout: keyring `aws-vault` in the session keyring, `user` keys holding raw Data.
+    s.run_env(
+        &["--backend=keyctl", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let ring = stores::check(std::process::Command::new("keyctl").args([
+        "search",
+        "@s",
+        "keyring",
+        "aws-vault",
+    ]));
+    let id = stores::check(std::process::Command::new("keyctl").args([
+        "search",
+        ring.trim(),
+        "user",
+        "work",
+    ]));
+    let payload = stores::check(std::process::Command::new("keyctl").args(["pipe", id.trim()]));
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v["AccessKeyID"], KEY_ID);
+}
+
+#[test]
+fn keyctl_default_scope_is_user() {
+    own_session_keyring();
+    let s = Sandbox::with_config("[profile kctest]\n");
+    // A name unique to this run: the user keyring is shared by every process of this uid.
+    let profile = format!("aws-vault-test-{}", std::process::id());
+    let ring_before = std::process::Command::new("keyctl")
+        .args(["search", "@u", "keyring", "aws-vault"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    s.run_env(
+        &["--backend=keyctl", "add", "--env", &profile],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let ring = stores::check(std::process::Command::new("keyctl").args([
+        "search",
+        "@u",
+        "keyring",
+        "aws-vault",
+    ]));
+    let found = std::process::Command::new("keyctl")
+        .args(["search", ring.trim(), "user", &profile])
+        .output()
+        .unwrap();
+    let listed = s
+        .run(&["--backend=keyctl", "list", "--credentials"])
+        .ok()
+        .stdout;
+    s.run(&["--backend=keyctl", "remove", "-f", &profile]).ok();
+    if !ring_before {
+        // We created the user's `aws-vault` keyring: leave the user keyring as we found it.
+        stores::check(std::process::Command::new("keyctl").args(["unlink", ring.trim(), "@u"]));
+    }
+    assert!(found.status.success(), "not in the user keyring");
+    assert!(listed.lines().any(|l| l == profile), "{listed}");
+}
+
+// ------------------------------------------------------------------ selection
+
+#[test]
+fn without_bus_or_pass_store_the_default_is_the_file_backend() {
+    let s = Sandbox::with_config("[profile work]\n");
+    s.add("work", KEY_ID, SECRET);
+    // No DBUS_SESSION_BUS_ADDRESS and no socket in XDG_RUNTIME_DIR; pass installed but no store.
+    let run = s
+        .run_env(
+            &["--debug", "list", "--credentials"],
+            &[("AWS_VAULT_BACKEND", "")],
+        )
+        .ok();
+    assert_eq!(run.stdout, "work\n");
+    for b in ["secret-service", "kwallet"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "Keyring backend {b} skipped: no D-Bus session bus"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(
+        run.stderr
+            .contains("Keyring backend pass skipped: no initialised pass store"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Using keyring backend file"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("keyctl"), "{}", run.stderr);
+}
+
+#[test]
+fn a_named_backend_that_cannot_open_is_one_clear_error() {
+    let s = Sandbox::new();
+    let line = s
+        .run_env(&["list"], &[("AWS_VAULT_BACKEND", "secret-service")])
+        .fails();
+    assert!(
+        line.starts_with("aws-vault: error: ")
+            && line.contains(
+                "keyring backend 'secret-service' is not available: no D-Bus session bus"
+            ),
+        "{line}"
+    );
+    let line = s
+        .run(&["--backend=pass", "--pass-cmd=no-such-pass", "list"])
+        .fails();
+    assert!(
+        line.contains(
+            "keyring backend 'pass' is not available: the no-such-pass program is not available"
+        ),
+        "{line}"
+    );
+    let line = s
+        .run_env(
+            &["--backend=keyctl", "list"],
+            &[("AWS_VAULT_KEYCTL_SCOPE", "galaxy")],
+        )
+        .fails();
+    assert!(line.contains("unknown keyctl scope 'galaxy'"), "{line}");
+}
+
+#[test]
+fn a_private_bus_without_a_secret_service_falls_back() {
+    let bus = stores::Bus::start();
+    let mut s = Sandbox::with_config("[profile work]\n");
+    bus.apply(&mut s);
+    s.add("work", KEY_ID, SECRET);
+    let run = s
+        .run_env(
+            &["--debug", "list", "--credentials"],
+            &[("AWS_VAULT_BACKEND", "")],
+        )
+        .ok();
+    assert_eq!(run.stdout, "work\n");
+    assert!(
+        run.stderr.contains(
+            "Keyring backend secret-service skipped: no Secret Service provider (org.freedesktop.secrets) is running"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Using keyring backend file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn help_lists_the_backends_of_this_build() {
+    let s = Sandbox::new();
+    // Help goes to stderr, as kingpin's does.
+    let run = s.run(&["--help"]).ok();
+    let help = run.stdout + &run.stderr;
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains(
+            "Keyring backends in this build: secret-service, kwallet, keyctl, pass, passage, file."
+        ),
+        "{help}"
+    );
+}
