@@ -261,6 +261,12 @@ fn default_selection_picks_a_running_secret_service() {
         "{}",
         run.stderr
     );
+    // GNOME Keyring offers the encrypted session; secrets do not cross the bus in clear.
+    assert!(
+        run.stderr.contains("secret-service: encrypted session"),
+        "{}",
+        run.stderr
+    );
 }
 
 // ------------------------------------------------------------------ kwallet

@@ -196,7 +196,12 @@ impl SecretServiceKeyring {
             return Ok(ss);
         }
         let ss = match SecretService::connect_with_existing(EncryptionType::Dh, self.conn.clone()) {
-            Ok(ss) => ss,
+            Ok(ss) => {
+                crate::debug!(
+                    "secret-service: encrypted session (dh-ietf1024-sha256-aes128-cbc-pkcs7)"
+                );
+                ss
+            }
             Err(e) => {
                 crate::debug!("secret-service: no encrypted session ({e}), using plain");
                 SecretService::connect_with_existing(EncryptionType::Plain, self.conn.clone())
@@ -207,17 +212,36 @@ impl SecretServiceKeyring {
     }
 
     /// The collection whose decoded path is `/org/freedesktop/secrets/collection/<name>`.
+    ///
+    /// Reads the service's `Collections` property once and builds a proxy only for the match
+    /// (building one per collection costs a few round trips each).
     fn find_collection<'s>(
         &'s self,
         ss: &'s SecretService<'static>,
     ) -> Result<Option<Collection<'s>>> {
         let want = format!("{COLLECTION_PREFIX}{}", self.collection);
-        let all = ss
-            .get_all_collections()
-            .map_err(|e| ss_error("list collections", e))?;
-        Ok(all
+        let props = zbus::blocking::fdo::PropertiesProxy::builder(&self.conn)
+            .destination(BUS_NAME)
+            .and_then(|b| b.path("/org/freedesktop/secrets"))
+            .and_then(|b| b.cache_properties(zbus::proxy::CacheProperties::No).build())
+            .map_err(|e| ss_error("list collections", e.into()))?;
+        let iface =
+            zbus::names::InterfaceName::from_static_str_unchecked("org.freedesktop.Secret.Service");
+        let value = props
+            .get(iface, "Collections")
+            .map_err(|e| ss_error("list collections", e.into()))?;
+        let paths: Vec<zbus::zvariant::OwnedObjectPath> = value
+            .try_into()
+            .map_err(|e: zbus::zvariant::Error| ss_error("list collections", e.into()))?;
+        let Some(path) = paths
             .into_iter()
-            .find(|c| decode_object_path(c.collection_path.as_str()) == want))
+            .find(|p| decode_object_path(p.as_str()) == want)
+        else {
+            return Ok(None);
+        };
+        ss.get_collection_by_path(path)
+            .map(Some)
+            .map_err(|e| ss_error("open the collection", e))
     }
 
     fn unlocked<'s>(&self, c: Collection<'s>) -> Result<Collection<'s>> {
