@@ -40,4 +40,5 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod test_keyring;
+pub mod text;
 pub mod timefmt;

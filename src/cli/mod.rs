@@ -394,23 +394,7 @@ fn clap_error(e: clap::Error) -> i32 {
     }
 }
 
-/// Go's `%q` quoting for the names aws-vault prints (`"prod"`).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::text::go_quote;
 
 #[cfg(test)]
 mod tests {

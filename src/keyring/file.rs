@@ -454,30 +454,7 @@ pub fn encode_file_name(key: &str) -> String {
 /// Inverse of [`encode_file_name`]: every `%XX` (hex, either case) becomes that byte; any other
 /// `%` is kept.
 pub fn decode_file_name(name: &str) -> Vec<u8> {
-    let b = name.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    crate::text::unescape_hex(name, b'%')
 }
 
 #[cfg(test)]

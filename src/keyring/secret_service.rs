@@ -133,22 +133,7 @@ pub fn name_available(
 
 /// Decode the `_XX` hex escapes the Secret Service uses in object paths.
 pub fn decode_object_path(path: &str) -> String {
-    let b = path.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'_' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::text::unescape_hex(path, b'_')).into_owned()
 }
 
 fn ss_error(what: &str, e: secret_service::Error) -> Error {

@@ -501,22 +501,7 @@ pub fn random_token(n: usize) -> anyhow::Result<String> {
 
 /// Percent-decoding of a URL path (`%XX`; `+` stays `+`). Invalid escapes are kept as-is.
 pub fn percent_decode(path: &str) -> String {
-    let b = path.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::text::unescape_hex(path, b'%')).into_owned()
 }
 
 #[cfg(test)]
