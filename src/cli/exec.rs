@@ -25,27 +25,11 @@ pub struct ExecArgs {
         value_name = "CMD"
     )]
     command: Vec<String>,
-    /// Duration of the temporary or assume-role session. Defaults to 1h [$AWS_VAULT_DURATION]
-    #[arg(short = 'd', long, value_name = "DURATION")]
-    duration: Option<String>,
-    /// Skip creating STS session with GetSessionToken
-    #[arg(short = 'n', long)]
-    no_session: bool,
-    /// The AWS region
-    #[arg(long)]
-    region: Option<String>,
-    /// The MFA token to use
-    #[arg(short = 't', long, value_name = "TOKEN")]
-    mfa_token: Option<String>,
+    #[command(flatten)]
+    creds: export::CredentialArgs,
     /// Output credentials in JSON that can be used by credential_process
     #[arg(short = 'j', long, hide = true)]
     json: bool,
-    /// Print the SSO link to the terminal without automatically opening the browser [$AWS_VAULT_STDOUT]
-    #[arg(long)]
-    stdout: bool,
-    /// Log in to IAM Identity Center with the device-code flow instead of the browser redirect
-    #[arg(long)]
-    use_device_code: bool,
     /// Set AWS_PROFILE instead of credential variables, after checking the credentials work [$AWS_VAULT_PROFILE_ENV]
     #[arg(long)]
     profile_env: bool,
@@ -92,18 +76,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         Some(p) => p,
         None => picker::pick_profile(&config)?,
     };
-    let base = BaseValues {
-        region: args.region,
-        mfa_token: args.mfa_token,
-        prompt: settings.prompt.clone(),
-        duration: export::parse_duration_flag(settings, args.duration)?,
-        duration_sets_federation: false,
-        sso_use_stdout: settings.flag_or_env(args.stdout, "stdout", "AWS_VAULT_STDOUT")?,
-    };
-    crate::creds::sso::set_login_options(crate::creds::sso::LoginOptions {
-        use_stdout: base.sso_use_stdout,
-        use_device_code: args.use_device_code,
-    });
+    let base = args.creds.base_values(settings)?;
 
     if args.json {
         if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
@@ -114,7 +87,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
             keyring.as_ref(),
             &profile,
             &base,
-            args.no_session,
+            args.creds.no_session,
         )?;
         print!("{}", export::render(Format::Json, &profile, &resolved));
         return Ok(0);
@@ -123,7 +96,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         bail!("running in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
     }
     let ecs_server = args.ecs_server || args.server;
-    validate_servers(args.ec2_server, ecs_server, args.no_session)?;
+    validate_servers(args.ec2_server, ecs_server, args.creds.no_session)?;
 
     let mut command = args.command;
     let (cmd, cmd_args, subshell) = if command.is_empty() {
@@ -165,13 +138,18 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
 
     let profile_env =
         settings.flag_or_env(args.profile_env, "profile-env", "AWS_VAULT_PROFILE_ENV")?;
-    let resolved =
-        export::resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)
-            .map_err(|e| {
-            // The Go tool's two wordings, kept for scripts that match on them.
-            let verb = if profile_env { "failed" } else { "Failed" };
-            anyhow::anyhow!("{verb} to get credentials for {profile}: {e:#}")
-        })?;
+    let resolved = export::resolve_credentials(
+        settings,
+        keyring.as_ref(),
+        &profile,
+        &base,
+        args.creds.no_session,
+    )
+    .map_err(|e| {
+        // The Go tool's two wordings, kept for scripts that match on them.
+        let verb = if profile_env { "failed" } else { "Failed" };
+        anyhow::anyhow!("{verb} to get credentials for {profile}: {e:#}")
+    })?;
 
     let mut env = ChildEnv::from_parent(std::env::vars_os());
     env.set_profile(

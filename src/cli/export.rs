@@ -16,27 +16,54 @@ use crate::timefmt;
 pub struct ExportArgs {
     /// Name of the profile
     profile: Option<String>,
-    /// Duration of the temporary or assume-role session. Defaults to 1h [$AWS_VAULT_DURATION]
-    #[arg(short = 'd', long, value_name = "DURATION")]
-    duration: Option<String>,
-    /// Skip creating STS session with GetSessionToken
-    #[arg(short = 'n', long)]
-    no_session: bool,
-    /// The AWS region
-    #[arg(long)]
-    region: Option<String>,
-    /// The MFA token to use
-    #[arg(short = 't', long, value_name = "TOKEN")]
-    mfa_token: Option<String>,
     /// Format to output credentials
     #[arg(long, value_enum, default_value_t = Format::Env)]
     format: Format,
+    #[command(flatten)]
+    creds: CredentialArgs,
+}
+
+/// The flags `exec` and `export` share: how to get the credentials.
+#[derive(Args, Debug)]
+pub struct CredentialArgs {
+    /// Duration of the temporary or assume-role session. Defaults to 1h [$AWS_VAULT_DURATION]
+    #[arg(short = 'd', long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Skip creating STS session with GetSessionToken
+    #[arg(short = 'n', long)]
+    pub no_session: bool,
+    /// The AWS region
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The MFA token to use
+    #[arg(short = 't', long, value_name = "TOKEN")]
+    pub mfa_token: Option<String>,
     /// Print the SSO link to the terminal without automatically opening the browser [$AWS_VAULT_STDOUT]
     #[arg(long)]
-    stdout: bool,
+    pub stdout: bool,
     /// Log in to IAM Identity Center with the device-code flow instead of the browser redirect
     #[arg(long)]
-    use_device_code: bool,
+    pub use_device_code: bool,
+}
+
+impl CredentialArgs {
+    /// The command-line values for profile resolution; also sets this process's SSO login
+    /// options (`--stdout`, `--use-device-code`).
+    pub fn base_values(&self, settings: &Settings) -> anyhow::Result<BaseValues> {
+        let base = BaseValues {
+            region: self.region.clone(),
+            mfa_token: self.mfa_token.clone(),
+            prompt: settings.prompt.clone(),
+            duration: parse_duration_flag(settings, self.duration.clone())?,
+            duration_sets_federation: false,
+            sso_use_stdout: settings.flag_or_env(self.stdout, "stdout", "AWS_VAULT_STDOUT")?,
+        };
+        crate::creds::sso::set_login_options(crate::creds::sso::LoginOptions {
+            use_stdout: base.sso_use_stdout,
+            use_device_code: self.use_device_code,
+        });
+        Ok(base)
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,20 +146,14 @@ pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
         Some(p) => p,
         None => picker::pick_profile(&settings.config()?)?,
     };
-    let base = BaseValues {
-        region: args.region,
-        mfa_token: args.mfa_token,
-        prompt: settings.prompt.clone(),
-        duration: parse_duration_flag(settings, args.duration)?,
-        duration_sets_federation: false,
-        sso_use_stdout: settings.flag_or_env(args.stdout, "stdout", "AWS_VAULT_STDOUT")?,
-    };
-    crate::creds::sso::set_login_options(crate::creds::sso::LoginOptions {
-        use_stdout: base.sso_use_stdout,
-        use_device_code: args.use_device_code,
-    });
-    let resolved =
-        resolve_credentials(settings, keyring.as_ref(), &profile, &base, args.no_session)?;
+    let base = args.creds.base_values(settings)?;
+    let resolved = resolve_credentials(
+        settings,
+        keyring.as_ref(),
+        &profile,
+        &base,
+        args.creds.no_session,
+    )?;
     print!("{}", render(args.format, &profile, &resolved));
     Ok(0)
 }
