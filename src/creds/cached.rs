@@ -53,11 +53,12 @@ impl Executor<'_> {
                 let lock_name =
                     crate::store::SessionKey::prefix(key.kind, &key.profile, &key.serial);
                 Some(
-                    lock::acquire(dir, &lock_name, || {
-                        eprintln!(
+                    lock::acquire(dir, &lock_name, {
+                        let msg = format!(
                             "Waiting for another aws-vault process to refresh {} credentials for profile {}...",
                             key.kind, key.profile
-                        )
+                        );
+                        move || eprintln!("{msg}")
                     })
                     .context("cannot take the refresh lock")?,
                 )

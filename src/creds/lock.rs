@@ -89,7 +89,7 @@ const QUIET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Take the lock for `key`, waiting for another process that holds it. `waiting` is called
 /// once if the lock stays busy for more than a second (to tell the user why nothing happens,
 /// e.g. another process is at its MFA prompt).
-pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce()) -> io::Result<Lock> {
+pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce() + Send + 'static) -> io::Result<Lock> {
     let digest = Sha256::digest(key.as_bytes());
     let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("{name}.lock"));
@@ -103,21 +103,24 @@ pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce()) -> io::Result<Lock
     let file = opts
         .open(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    // Poll briefly before saying anything: most waits (parallel SDK starts) last milliseconds,
-    // and a message per process would only be noise.
-    let quiet_until = std::time::Instant::now() + QUIET_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(Lock { file }),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < quiet_until => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => break,
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
-        }
+    match file.try_lock() {
+        Ok(()) => return Ok(Lock { file }),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
     }
-    waiting();
-    file.lock()?;
+    // Busy: block on the lock at once (so we wake the moment it is free), and let a watcher
+    // thread speak only if the wait outlasts QUIET_WAIT. Most waits (parallel SDK starts) last
+    // milliseconds, and a message per process would only be noise.
+    let (done, until_done) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = until_done.recv_timeout(QUIET_WAIT)
+        {
+            waiting();
+        }
+    });
+    let locked = file.lock();
+    drop(done);
+    locked?;
     Ok(Lock { file })
 }
 
@@ -131,15 +134,20 @@ mod tests {
         let first = acquire(dir.path(), "k", || panic!("free lock reported busy")).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let path = dir.path().to_path_buf();
+        let waited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = waited.clone();
         let t = std::thread::spawn(move || {
-            let mut waited = false;
-            let _l = acquire(&path, "k", || waited = true).unwrap();
-            tx.send(waited).unwrap();
+            let _l = acquire(&path, "k", move || {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .unwrap();
+            tx.send(()).unwrap();
         });
         std::thread::sleep(std::time::Duration::from_millis(1500));
         assert!(rx.try_recv().is_err(), "second holder did not wait");
         drop(first);
-        assert!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap());
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
         t.join().unwrap();
         // Different keys do not contend.
         let _a = acquire(dir.path(), "a", || panic!("busy")).unwrap();

@@ -264,8 +264,11 @@ impl Tokens<'_> {
         }
         let _lock = match self.lock_dir {
             Some(dir) => Some(
-                lock::acquire(dir, &format!("sso-login,{start_url}"), || {
-                    eprintln!("Waiting for another aws-vault process to log in to {start_url}...")
+                lock::acquire(dir, &format!("sso-login,{start_url}"), {
+                    let msg = format!(
+                        "Waiting for another aws-vault process to log in to {start_url}..."
+                    );
+                    move || eprintln!("{msg}")
                 })
                 .context("cannot take the SSO login lock")?,
             ),
