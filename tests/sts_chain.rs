@@ -564,3 +564,28 @@ print(session.client("sts", endpoint_url="{}").get_caller_identity()["Arn"])
     assert!(String::from_utf8_lossy(&out.stdout).contains("arn:aws:sts::123456789012:user/moto"));
     assert_eq!(moto.calls_to("GetSessionToken").len(), 1);
 }
+
+#[test]
+fn include_profile_and_default_feed_the_chain() {
+    let moto = Moto::start();
+    // The role, its external id and the region come from an included profile and [default];
+    // the source keys from source_profile.
+    let s = sandbox(
+        &moto,
+        "[default]\nregion = ca-central-1\n\
+         [profile shared-role]\nrole_arn = arn:aws:iam::555555555555:role/Shared\nexternal_id = from-include\n\
+         [profile base]\n\
+         [profile team]\ninclude_profile = shared-role\nsource_profile = base\nrole_session_name = team-session\n",
+    );
+    s.add("base", KEY_ID, SECRET);
+    let env = s.run(&["export", "team"]).ok().stdout;
+    let call = moto.one_call("AssumeRole");
+    assert_eq!(
+        call.param("RoleArn"),
+        Some("arn:aws:iam::555555555555:role/Shared")
+    );
+    assert_eq!(call.param("ExternalId"), Some("from-include"));
+    assert_eq!(call.param("RoleSessionName"), Some("team-session"));
+    assert_eq!(call.access_key.as_deref(), Some(KEY_ID));
+    assert!(env.contains("AWS_REGION=ca-central-1\n"), "{env}");
+}
