@@ -855,3 +855,39 @@ fn key_file_written_by_add_is_read_by_jwcrypto_with_go_field_names() {
     let out = common::jwe_tool(&["decrypt", "nope", s.keys.join("p").to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+// ---------------------------------------------------------------- shell completion
+
+#[test]
+fn bash_completion_offers_commands_flags_and_profiles() {
+    let s = Sandbox::with_config("[profile dev]\n[profile prod]\n");
+    assert_eq!(s.run(&["--completion-bash", "exec", ""]).ok().stdout, "dev\nprod");
+    let script = s.run(&["--completion-script-bash"]).ok().stdout;
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_aws-vault"))
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let complete = |words: &str, cword: usize| {
+        let prog = format!(
+            "{script}\nCOMP_WORDS=({words}); COMP_CWORD={cword}; _aws-vault_bash_autocomplete; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let mut cmd = s.cmd(&[]);
+        let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(prog)
+            .env_clear()
+            .envs(cmd.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
+            .env("PATH", path)
+            .output()
+            .expect("bash");
+        let _ = &mut cmd;
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(complete("aws-vault exec p", 2), "prod\n");
+    assert_eq!(complete("aws-vault ex", 1), "exec\nexport\n");
+    assert_eq!(complete("aws-vault export --format j", 3), "json\n");
+    assert!(complete("aws-vault list --", 2).contains("--profiles\n"));
+}

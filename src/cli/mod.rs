@@ -7,6 +7,7 @@
 
 mod add;
 mod clear;
+mod completion;
 mod exec;
 mod export;
 mod list;
@@ -288,6 +289,22 @@ fn program_name() -> String {
         .unwrap_or_else(|| "aws-vault".to_string())
 }
 
+/// Profile names for shell completion (the same list as `list --profiles`); none on error.
+fn completion_profiles() -> Vec<String> {
+    let env: crate::config::Env = std::env::vars().collect();
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    let Some(home) = env
+        .get(var)
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
+    else {
+        return Vec::new();
+    };
+    crate::config::ConfigFile::load(&crate::config::config_path(&env, &home))
+        .map(|c| c.profile_names())
+        .unwrap_or_default()
+}
+
 /// Print a setup error in kingpin's shape and return the exit code.
 fn usage_error(message: &str) -> i32 {
     eprintln!("{}: error: {message}, try --help", program_name());
@@ -301,6 +318,19 @@ pub fn main() -> i32 {
 
 /// Run with explicit arguments (argv[0] included).
 pub fn run(args: Vec<OsString>) -> i32 {
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(out) = completion::handle(
+        &<Cli as clap::CommandFactory>::command(),
+        &words,
+        completion_profiles,
+    ) {
+        print!("{out}");
+        return 0;
+    }
     let (args, negated) = match preprocess(args) {
         Ok(v) => v,
         Err(e) => return usage_error(&e),
