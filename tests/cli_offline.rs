@@ -861,7 +861,10 @@ fn key_file_written_by_add_is_read_by_jwcrypto_with_go_field_names() {
 #[test]
 fn bash_completion_offers_commands_flags_and_profiles() {
     let s = Sandbox::with_config("[profile dev]\n[profile prod]\n");
-    assert_eq!(s.run(&["--completion-bash", "exec", ""]).ok().stdout, "dev\nprod");
+    assert_eq!(
+        s.run(&["--completion-bash", "exec", ""]).ok().stdout,
+        "dev\nprod"
+    );
     let script = s.run(&["--completion-script-bash"]).ok().stdout;
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_aws-vault"))
         .parent()
@@ -879,7 +882,10 @@ fn bash_completion_offers_commands_flags_and_profiles() {
             .arg("-c")
             .arg(prog)
             .env_clear()
-            .envs(cmd.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
+            .envs(
+                cmd.get_envs()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+            )
             .env("PATH", path)
             .output()
             .expect("bash");

@@ -18,20 +18,8 @@ const BASH_SCRIPT: &str = r#"_aws-vault_bash_autocomplete() {
 complete -F _aws-vault_bash_autocomplete -o default aws-vault
 "#;
 
-const ZSH_SCRIPT: &str = r#"#compdef aws-vault
-autoload -U compinit && compinit
-autoload -U bashcompinit && bashcompinit
-
-_aws-vault_bash_autocomplete() {
-    local cur prev opts base
-    COMPREPLY=()
-    cur="${COMP_WORDS[COMP_CWORD]}"
-    opts=$( ${COMP_WORDS[0]} --completion-bash "${COMP_WORDS[@]:1:$COMP_CWORD}" )
-    COMPREPLY=( $(compgen -W "${opts}" -- ${cur}) )
-    return 0
-}
-complete -F _aws-vault_bash_autocomplete -o default aws-vault
-"#;
+/// zsh runs the bash function through bashcompinit, as kingpin's zsh script does.
+const ZSH_PREAMBLE: &str = "#compdef aws-vault\nautoload -U compinit && compinit\nautoload -U bashcompinit && bashcompinit\n\n";
 
 /// Handle the completion flags if present in `args` (argv without the program name).
 /// Returns `None` when `args` is not a completion request.
@@ -44,7 +32,7 @@ pub fn handle(
         return Some(BASH_SCRIPT.to_string());
     }
     if args.iter().any(|a| a == "--completion-script-zsh") {
-        return Some(ZSH_SCRIPT.to_string());
+        return Some(format!("{ZSH_PREAMBLE}{BASH_SCRIPT}"));
     }
     let pos = args.iter().position(|a| a == "--completion-bash")?;
     let words: Vec<&str> = args
