@@ -36,7 +36,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::creds::Credentials;
+use crate::credentials::Credentials;
 
 /// Region used for STS and IAM when the profile resolves none (see the module docs).
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -278,6 +278,35 @@ pub fn iam_client(ep: &Endpoint, creds: &Credentials) -> aws_sdk_iam::Client {
         b = b.endpoint_url(url);
     }
     aws_sdk_iam::Client::from_conf(b.build())
+}
+
+/// An IAM Identity Center portal client for `region` (no SigV4: a bearer token authenticates
+/// each call). `endpoint_url` redirects it (tests, private endpoints).
+pub fn sso_client(region: &str, endpoint_url: Option<&str>) -> aws_sdk_sso::Client {
+    let mut b = aws_sdk_sso::Config::builder()
+        .behavior_version(aws_sdk_sso::config::BehaviorVersion::latest())
+        .region(aws_sdk_sso::config::Region::new(region.to_string()))
+        .http_client(http_client())
+        .timeout_config(timeout_config())
+        .retry_config(retry_config());
+    if let Some(url) = endpoint_url {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_sso::Client::from_conf(b.build())
+}
+
+/// An SSO-OIDC client for `region` (client registration, the login flows, token refresh).
+pub fn oidc_client(region: &str, endpoint_url: Option<&str>) -> aws_sdk_ssooidc::Client {
+    let mut b = aws_sdk_ssooidc::Config::builder()
+        .behavior_version(aws_sdk_ssooidc::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssooidc::config::Region::new(region.to_string()))
+        .http_client(http_client())
+        .timeout_config(timeout_config())
+        .retry_config(retry_config());
+    if let Some(url) = endpoint_url {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_ssooidc::Client::from_conf(b.build())
 }
 
 /// Run `f` to completion on the process-wide current-thread tokio runtime (created on first

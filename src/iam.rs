@@ -4,7 +4,7 @@ use anyhow::{anyhow, bail};
 use secrecy::SecretString;
 
 use crate::aws::{self, Endpoint, Service};
-use crate::creds::Credentials;
+use crate::credentials::Credentials;
 
 /// compat §3.9: IAM GetUser without a user name; `UserName`, else the last `:`-separated part
 /// of the `Arn`. (The Go tool's fallback regex over the error text never matches SDK v2

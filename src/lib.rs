@@ -26,16 +26,15 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod creds;
 pub mod iam;
 pub mod keyring;
 pub mod log;
-pub mod login;
 pub mod mfa;
-pub mod migrate;
+pub mod ops;
 pub mod process;
 pub mod prompt;
-pub mod rotate;
 pub mod server;
 pub mod store;
 #[cfg(test)]

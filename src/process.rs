@@ -2,7 +2,7 @@
 use std::ffi::{OsStr, OsString};
 use std::process::Command;
 
-use crate::creds::Credentials;
+use crate::credentials::Credentials;
 use crate::timefmt;
 
 /// Variables removed from the child's environment so that stale credentials or a profile

@@ -252,7 +252,7 @@ fn mfa_token_beats_mfa_process_and_driver() {
     let marker = f.path().join("mfa_process-ran");
     let process = format!("touch '{}'; echo 222222", marker.display());
     let src = MfaSource::new(
-        Some("333333".into()),
+        Some(zeroize::Zeroizing::new("333333".to_string())),
         Some("zenity".into()),
         false,
         false,

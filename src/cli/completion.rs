@@ -4,8 +4,15 @@
 //! from the clap definition, so new commands and flags complete without extra work.
 use clap::{Arg, Command};
 
-/// Commands whose first positional argument is a profile name.
-const PROFILE_COMMANDS: &[&str] = &["exec", "export", "login", "remove", "clear", "rotate"];
+/// Whether `cmd`'s first positional argument is an existing profile's name (its id is
+/// `profile`). `add` names a new profile, so it offers none, as in the Go tool.
+fn takes_profile(cmd: &Command) -> bool {
+    cmd.get_name() != "add"
+        && cmd
+            .get_positionals()
+            .next()
+            .is_some_and(|a| a.get_id() == "profile")
+}
 
 const BASH_SCRIPT: &str = r#"_aws-vault_bash_autocomplete() {
     local cur prev opts base
@@ -124,7 +131,7 @@ fn candidates(
             .filter(|c| !c.is_hide_set())
             .map(|c| c.get_name().to_string())
             .collect(),
-        Some(c) if PROFILE_COMMANDS.contains(&c.get_name()) && positionals == 0 => profiles(),
+        Some(c) if takes_profile(c) && positionals == 0 => profiles(),
         Some(_) => Vec::new(),
     }
 }

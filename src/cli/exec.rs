@@ -2,17 +2,14 @@
 //! environment (compat §1.4).
 use std::io::IsTerminal;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use clap::Args;
 
 use super::export::{self, Format};
 use super::{picker, CommandResult, Settings};
-use crate::config::BaseValues;
-use crate::creds::chain;
-use crate::keyring::Keyring;
-use crate::mfa::MfaSource;
+use crate::creds;
 use crate::process::{self, ChildEnv};
-use crate::server;
+use crate::server::{Mode, ServerRun};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -66,30 +63,14 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
 
     let config = settings.config()?;
     let keyring = settings.open_keyring()?;
-    let profile = match args.profile.or_else(|| {
-        settings
-            .env
-            .get("AWS_PROFILE")
-            .filter(|p| !p.is_empty())
-            .cloned()
-    }) {
-        Some(p) => p,
-        None => picker::pick_profile(&config)?,
-    };
-    let base = args.creds.base_values(settings)?;
+    let profile = picker::profile_or_pick(args.profile, &settings.env, &config)?;
 
     if args.json {
-        if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
-            bail!("in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
-        }
-        let resolved = export::resolve_credentials(
-            settings,
-            keyring.as_ref(),
-            &profile,
-            &base,
-            args.creds.no_session,
-        )?;
-        print!("{}", export::render(Format::Json, &profile, &resolved));
+        export::refuse_nested(settings)?;
+        let resolved = args
+            .creds
+            .retrieve(settings, &config, keyring.as_ref(), &profile)?;
+        print!("{}", *export::render(Format::Json, &profile, &resolved));
         return Ok(0);
     }
     if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
@@ -126,30 +107,30 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         } else {
             Mode::Ecs { lazy: args.lazy }
         };
-        let server = ServerRun {
-            settings,
-            keyring: keyring.as_ref(),
-            profile: &profile,
-            base: &base,
+        let base = args.creds.base_values(settings)?;
+        let resolved =
+            creds::resolve_profile(&config, keyring.as_ref(), &profile, &settings.env, &base)?;
+        let mfa = settings.mfa_source(args.creds.mfa_token(), true);
+        let mut request = creds::Request::new(&resolved, keyring.as_ref(), &mfa, &settings.env);
+        request.sso_login = args.creds.sso_login(settings)?;
+        let run = ServerRun {
+            request,
             mode,
+            debug: settings.debug,
         };
-        return server.run(&help, &subshell_help, cmd, cmd_args);
+        return run.run(&help, &subshell_help, cmd, cmd_args);
     }
 
     let profile_env =
         settings.flag_or_env(args.profile_env, "profile-env", "AWS_VAULT_PROFILE_ENV")?;
-    let resolved = export::resolve_credentials(
-        settings,
-        keyring.as_ref(),
-        &profile,
-        &base,
-        args.creds.no_session,
-    )
-    .map_err(|e| {
-        // The Go tool's two wordings, kept for scripts that match on them.
-        let verb = if profile_env { "failed" } else { "Failed" };
-        anyhow::anyhow!("{verb} to get credentials for {profile}: {e:#}")
-    })?;
+    let resolved = args
+        .creds
+        .retrieve(settings, &config, keyring.as_ref(), &profile)
+        .map_err(|e| {
+            // The Go tool's two wordings, kept for scripts that match on them.
+            let verb = if profile_env { "failed" } else { "Failed" };
+            anyhow::anyhow!("{verb} to get credentials for {profile}: {e:#}")
+        })?;
 
     let mut env = ChildEnv::from_parent(std::env::vars_os());
     env.set_profile(
@@ -173,8 +154,8 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
     }
 }
 
-/// The server-flag rules of compat §1.4 step 6 (the prompt rule comes later, once the profile
-/// is known: only a profile that needs an MFA code from a prompt driver is refused).
+/// The server-flag rules (the prompt rule comes later, once the profile is known: only a
+/// profile that needs an MFA code from a prompt driver is refused).
 fn validate_servers(ec2: bool, ecs: bool, no_session: bool) -> anyhow::Result<()> {
     if ec2 && ecs {
         bail!("Can't use --ec2-server with --ecs-server");
@@ -186,129 +167,4 @@ fn validate_servers(ec2: bool, ecs: bool, no_session: bool) -> anyhow::Result<()
         bail!("Can't use --ecs-server with --no-session");
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Mode {
-    Ec2,
-    Ecs { lazy: bool },
-}
-
-impl Mode {
-    fn flag(self) -> &'static str {
-        match self {
-            Mode::Ec2 => "--ec2-server",
-            Mode::Ecs { .. } => "--ecs-server",
-        }
-    }
-}
-
-/// `exec --ecs-server` / `--ec2-server`: serve credentials for as long as the child runs.
-struct ServerRun<'a> {
-    settings: &'a Settings,
-    keyring: &'a dyn Keyring,
-    profile: &'a str,
-    base: &'a BaseValues,
-    mode: Mode,
-}
-
-impl ServerRun<'_> {
-    fn run(
-        self,
-        help: &dyn Fn(&str),
-        subshell_help: &dyn Fn(),
-        cmd: String,
-        cmd_args: Vec<String>,
-    ) -> CommandResult {
-        let settings = self.settings;
-        let config = settings.config()?;
-        picker::ensure_profile_exists(&config, self.keyring, self.profile)?;
-        let resolved = config
-            .resolve(self.profile, &settings.env, self.base)
-            .map_err(|e| anyhow!("Error loading config: {e:#}"))?;
-        let mfa = MfaSource::new(
-            self.base.mfa_token.clone(),
-            settings.prompt.clone(),
-            true,
-            std::io::stdout().is_terminal(),
-            &settings.env,
-        );
-        let options = chain::Options::default();
-        let plan = chain::plan(&resolved, &self.keyring.keys()?, &options)
-            .map_err(|e| anyhow!("Error getting temporary credentials: {e}"))?;
-        // Unlike the Go tool, a terminal-only prompt is refused only when a prompt is needed.
-        if mfa.driver() == "terminal" && server::needs_mfa_prompt(&plan, &mfa) {
-            bail!(
-                "Can't use --prompt=terminal with {}. Specify a different prompt driver",
-                self.mode.flag()
-            );
-        }
-        let wait = match self.mode {
-            Mode::Ec2 => server::ec2::WAIT,
-            Mode::Ecs { .. } => server::ecs::WAIT,
-        };
-        let (broker, jobs) =
-            server::Broker::new(self.profile, crate::config::min_ttl(&settings.env), wait);
-        let mut fetcher = server::ProfileFetcher {
-            profile: &resolved,
-            keyring: self.keyring,
-            mfa: &mfa,
-            env: &settings.env,
-            options,
-        };
-
-        let mut env = ChildEnv::from_parent(std::env::vars_os());
-        env.set_profile(
-            self.profile,
-            resolved.region.as_deref(),
-            resolved.endpoint_url.as_deref(),
-        );
-        // Started in this order so that nothing privileged runs before the unprivileged
-        // listener is known to work; stopped in reverse order when they drop.
-        let mut proxy = None;
-        let running = match self.mode {
-            Mode::Ec2 => {
-                if server::proxy::is_listening(std::time::Duration::from_millis(10)) {
-                    bail!("Another process is already bound to 169.254.169.254:80");
-                }
-                help("Warning: Starting a local EC2 credential server on 169.254.169.254:80; AWS credentials will be accessible to any process while it is running");
-                let listener = server::ec2::bind()?;
-                proxy = Some(server::proxy::start(settings.debug)?);
-                if let Err(e) = broker.prefetch(&mut fetcher, &server::Target::Base) {
-                    crate::debug!("pre-fetching credentials failed: {e:#}");
-                }
-                server::ec2::start(listener, broker.clone(), resolved.region.clone())?
-            }
-            Mode::Ecs { lazy } => {
-                help("Starting a local ECS credential server; your app's AWS sdk must support AWS_CONTAINER_CREDENTIALS_FULL_URI.");
-                if !lazy {
-                    broker
-                        .prefetch(&mut fetcher, &server::Target::Base)
-                        .map_err(|e| anyhow!("Retrieving creds: {e:#}"))?;
-                }
-                let ecs = server::ecs::start(broker.clone())?;
-                // Both would win over the FULL_URI/token pair in the SDKs.
-                env.remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-                env.remove("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-                env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", ecs.url());
-                env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", ecs.token.as_str());
-                ecs.running
-            }
-        };
-        subshell_help();
-
-        let stop = broker.sender();
-        let child = process::spawn_subprocess(cmd, cmd_args, env, move || {
-            let _ = stop.send(server::Job::Stop);
-        });
-        server::work(&jobs, &broker, &mut fetcher);
-        let result = child
-            .join()
-            .map_err(|_| anyhow!("the thread running the command panicked"));
-        running.stop();
-        if let Some(p) = proxy {
-            p.stop();
-        }
-        Ok(result??)
-    }
 }

@@ -3,13 +3,12 @@
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
-use super::{picker, CommandResult, Settings};
-use crate::config::{BaseValues, ProfileConfig};
-use std::io::IsTerminal;
+use zeroize::Zeroizing;
 
-use crate::creds::{self, chain, Credentials};
+use super::{picker, CommandResult, Settings};
+use crate::config::{BaseValues, ConfigFile};
+use crate::creds::{self, sso::LoginOptions, Resolved};
 use crate::keyring::Keyring;
-use crate::mfa::MfaSource;
 use crate::timefmt;
 
 #[derive(Args, Debug)]
@@ -47,22 +46,47 @@ pub struct CredentialArgs {
 }
 
 impl CredentialArgs {
-    /// The command-line values for profile resolution; also sets this process's SSO login
-    /// options (`--stdout`, `--use-device-code`).
+    /// The command-line values that apply to every profile of the chain.
     pub fn base_values(&self, settings: &Settings) -> anyhow::Result<BaseValues> {
-        let base = BaseValues {
+        Ok(BaseValues {
             region: self.region.clone(),
-            mfa_token: self.mfa_token.clone(),
-            prompt: settings.prompt.clone(),
             duration: parse_duration_flag(settings, self.duration.clone())?,
             duration_sets_federation: false,
-            sso_use_stdout: settings.flag_or_env(self.stdout, "stdout", "AWS_VAULT_STDOUT")?,
-        };
-        crate::creds::sso::set_login_options(crate::creds::sso::LoginOptions {
-            use_stdout: base.sso_use_stdout,
+        })
+    }
+
+    /// How an IAM Identity Center login may interact with the user.
+    pub fn sso_login(&self, settings: &Settings) -> anyhow::Result<LoginOptions> {
+        Ok(LoginOptions {
+            use_stdout: settings.flag_or_env(self.stdout, "stdout", "AWS_VAULT_STDOUT")?,
             use_device_code: self.use_device_code,
-        });
-        Ok(base)
+        })
+    }
+
+    /// `--mfa-token`, kept in memory that is wiped on drop.
+    pub fn mfa_token(&self) -> Option<Zeroizing<String>> {
+        self.mfa_token.clone().map(Zeroizing::new)
+    }
+
+    /// Resolve `profile` and fetch its credentials, the way `export` and `exec` do.
+    pub fn retrieve(
+        &self,
+        settings: &Settings,
+        config: &ConfigFile,
+        keyring: &dyn Keyring,
+        profile: &str,
+    ) -> anyhow::Result<Resolved> {
+        let base = self.base_values(settings)?;
+        let resolved = creds::resolve_profile(config, keyring, profile, &settings.env, &base)?;
+        let mfa = settings.mfa_source(self.mfa_token(), false);
+        let mut req = creds::Request::new(&resolved, keyring, &mfa, &settings.env);
+        req.options.no_session = self.no_session;
+        req.sso_login = self.sso_login(settings)?;
+        let creds = creds::retrieve(&req)?;
+        Ok(Resolved {
+            profile: resolved,
+            creds,
+        })
     }
 }
 
@@ -72,46 +96,6 @@ pub enum Format {
     ExportEnv,
     Json,
     Ini,
-}
-
-/// What `export` and `exec --json` share: the profile's resolved config and credentials.
-pub struct Resolved {
-    pub profile: ProfileConfig,
-    pub creds: Credentials,
-}
-
-/// Resolve the profile and fetch its credentials (compat §1.3 export steps, §3 chain).
-pub fn resolve_credentials(
-    settings: &Settings,
-    keyring: &dyn Keyring,
-    profile: &str,
-    base: &BaseValues,
-    no_session: bool,
-) -> anyhow::Result<Resolved> {
-    let config = settings.config()?;
-    picker::ensure_profile_exists(&config, keyring, profile)?;
-    let resolved = config.resolve(profile, &settings.env, base)?;
-    let mfa = MfaSource::new(
-        base.mfa_token.clone(),
-        settings.prompt.clone(),
-        false,
-        std::io::stdout().is_terminal(),
-        &settings.env,
-    );
-    let creds = creds::retrieve(&creds::Request {
-        profile: &resolved,
-        keyring,
-        options: chain::Options {
-            no_session,
-            ..Default::default()
-        },
-        mfa: &mfa,
-        env: &settings.env,
-    })?;
-    Ok(Resolved {
-        profile: resolved,
-        creds,
-    })
 }
 
 /// The `--duration` flag or `AWS_VAULT_DURATION`, in flag duration syntax.
@@ -131,38 +115,35 @@ pub fn parse_duration_flag(
 }
 
 pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
-    if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
-        bail!("in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
-    }
+    refuse_nested(settings)?;
+    let config = settings.config()?;
     let keyring = settings.open_keyring()?;
-    // Unlike the Go tool, export defaults to $AWS_PROFILE like exec does (compat §7.27).
-    let profile = match args.profile.or_else(|| {
-        settings
-            .env
-            .get("AWS_PROFILE")
-            .filter(|p| !p.is_empty())
-            .cloned()
-    }) {
-        Some(p) => p,
-        None => picker::pick_profile(&settings.config()?)?,
-    };
-    let base = args.creds.base_values(settings)?;
-    let resolved = resolve_credentials(
-        settings,
-        keyring.as_ref(),
-        &profile,
-        &base,
-        args.creds.no_session,
-    )?;
-    print!("{}", render(args.format, &profile, &resolved));
+    // Unlike the Go tool, export defaults to $AWS_PROFILE like exec does.
+    let profile = picker::profile_or_pick(args.profile, &settings.env, &config)?;
+    let resolved = args
+        .creds
+        .retrieve(settings, &config, keyring.as_ref(), &profile)?;
+    print!("{}", *render(args.format, &profile, &resolved));
     Ok(0)
 }
 
-/// The text `export` prints for one format (compat §1.3).
-pub fn render(format: Format, profile: &str, r: &Resolved) -> String {
+/// `export` and `exec --json` refuse to run inside an `aws-vault exec` subshell.
+pub fn refuse_nested(settings: &Settings) -> anyhow::Result<()> {
+    if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
+        bail!("in an existing aws-vault subshell; 'exit' from the subshell or unset AWS_VAULT to force");
+    }
+    Ok(())
+}
+
+/// The text `export` prints for one format. It holds the secret, so it lives in memory that
+/// is wiped when dropped, and is built in place (no intermediate copies).
+pub fn render(format: Format, profile: &str, r: &Resolved) -> Zeroizing<String> {
+    use std::fmt::Write;
     let c = &r.creds;
     let region = r.profile.region.as_deref();
     let expiration = c.expires.map(timefmt::iso_utc);
+    let mut out = Zeroizing::new(String::with_capacity(1024));
+    let o: &mut String = &mut out;
     match format {
         Format::Env | Format::ExportEnv => {
             let prefix = if format == Format::ExportEnv {
@@ -170,42 +151,47 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> String {
             } else {
                 ""
             };
-            let mut lines = vec![
-                format!("AWS_ACCESS_KEY_ID={}", c.access_key_id),
-                format!("AWS_SECRET_ACCESS_KEY={}", c.secret()),
-            ];
+            let mut line = |k: &str, v: &str| {
+                let _ = writeln!(o, "{prefix}{k}={v}");
+            };
+            line("AWS_ACCESS_KEY_ID", &c.access_key_id);
+            line("AWS_SECRET_ACCESS_KEY", c.secret());
             if let Some(t) = c.token() {
-                lines.push(format!("AWS_SESSION_TOKEN={t}"));
+                line("AWS_SESSION_TOKEN", t);
             }
             if let Some(e) = &expiration {
-                lines.push(format!("AWS_CREDENTIAL_EXPIRATION={e}"));
+                line("AWS_CREDENTIAL_EXPIRATION", e);
             }
             if let Some(r) = region {
-                lines.push(format!("AWS_REGION={r}"));
-                lines.push(format!("AWS_DEFAULT_REGION={r}"));
+                line("AWS_REGION", r);
+                line("AWS_DEFAULT_REGION", r);
             }
-            lines.iter().map(|l| format!("{prefix}{l}\n")).collect()
         }
         Format::Json => {
             let q = crate::store::credentials::json_str;
-            let mut out = String::from("{\n  \"Version\": 1,\n");
-            out.push_str(&format!("  \"AccessKeyId\": {},\n", q(&c.access_key_id)));
-            out.push_str(&format!("  \"SecretAccessKey\": {}", q(c.secret())));
+            o.push_str("{\n  \"Version\": 1,\n");
+            o.push_str("  \"AccessKeyId\": ");
+            o.push_str(&q(&c.access_key_id));
+            o.push_str(",\n  \"SecretAccessKey\": ");
+            o.push_str(&Zeroizing::new(q(c.secret())));
             if let Some(t) = c.token() {
-                out.push_str(&format!(",\n  \"SessionToken\": {}", q(t)));
+                o.push_str(",\n  \"SessionToken\": ");
+                o.push_str(&Zeroizing::new(q(t)));
             }
             if let Some(e) = &expiration {
-                out.push_str(&format!(",\n  \"Expiration\": {}", q(e)));
+                o.push_str(",\n  \"Expiration\": ");
+                o.push_str(&q(e));
             }
-            out.push_str("\n}\n");
-            out
+            o.push_str("\n}\n");
         }
         Format::Ini => {
             let nl = if cfg!(windows) { "\r\n" } else { "\n" };
-            let mut out = format!("[{profile}]{nl}");
+            let _ = write!(o, "[{profile}]{nl}");
             let mut kv = |k: &str, v: Option<&str>| {
                 if let Some(v) = v.filter(|v| !v.is_empty()) {
-                    out.push_str(&format!("{k}={}{nl}", ini_value(v)));
+                    let _ = write!(o, "{k}=");
+                    ini_value(o, v);
+                    o.push_str(nl);
                 }
             };
             kv("aws_access_key_id", Some(&c.access_key_id));
@@ -213,19 +199,22 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> String {
             kv("aws_session_token", c.token());
             kv("aws_credential_expiration", expiration.as_deref());
             kv("region", region);
-            out
         }
     }
+    out
 }
 
 /// go-ini's value quoting: backticks around values with `#` or `;`, double quotes around
 /// values with leading or trailing spaces.
-fn ini_value(v: &str) -> String {
-    if v.contains('#') || v.contains(';') {
-        format!("`{v}`")
+fn ini_value(out: &mut String, v: &str) {
+    let quote = if v.contains('#') || v.contains(';') {
+        "`"
     } else if v.starts_with(' ') || v.ends_with(' ') {
-        format!("\"{v}\"")
+        "\""
     } else {
-        v.to_string()
-    }
+        ""
+    };
+    out.push_str(quote);
+    out.push_str(v);
+    out.push_str(quote);
 }

@@ -1,19 +1,14 @@
 //! `aws-vault login [profile]`: open (or print) an AWS console sign-in URL (compat §3.8, with
-//! the §7.13 fixes; URL building in [`crate::login`]).
-use std::io::IsTerminal;
-
+//! the §7.13 fixes; URL building in [`crate::ops::login`]).
 use anyhow::anyhow;
 use clap::Args;
-use secrecy::SecretString;
+use zeroize::Zeroizing;
 
 use super::export::parse_duration_flag;
 use super::{picker, CommandResult, Settings};
-use crate::aws::Endpoint;
-use crate::config::{BaseValues, ProfileConfig};
-use crate::creds::chain::{self, Base, Hop};
-use crate::creds::{self, sts, Credentials};
-use crate::login;
-use crate::mfa::MfaSource;
+use crate::config::BaseValues;
+use crate::creds::{self, Credentials};
+use crate::ops::login;
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
@@ -56,36 +51,20 @@ pub fn run(settings: &Settings, args: LoginArgs) -> CommandResult {
         settings.flag_or_env(args.auto_logout, "auto-logout", "AWS_VAULT_AUTO_LOGOUT")?;
     let base = BaseValues {
         region: args.region.clone(),
-        mfa_token: args.mfa_token.clone(),
-        prompt: settings.prompt.clone(),
         duration: parse_duration_flag(settings, args.duration.clone())?,
         duration_sets_federation: true,
-        // compat §7.13: --stdout also keeps the SSO flow from opening a browser.
-        sso_use_stdout: use_stdout,
     };
-    crate::creds::sso::set_login_options(crate::creds::sso::LoginOptions {
-        use_stdout,
-        ..Default::default()
-    });
     let config = settings.config()?;
 
-    let named = args.profile.clone().or_else(|| {
-        settings
-            .env
-            .get("AWS_PROFILE")
-            .filter(|p| !p.is_empty())
-            .cloned()
-    });
-    let source = match (named, env_credentials(&settings.env)) {
+    let named = args
+        .profile
+        .clone()
+        .or_else(|| picker::named_by_env(&settings.env));
+    let source = match (named, login::env_credentials(&settings.env)) {
         (Some(name), _) => Source::Profile(name),
         (None, Some(c)) => Source::Environment(c),
-        (None, None) => Source::Profile(picker::pick_profile(&config).map_err(|e| {
-            let text = e.to_string();
-            let inner = text
-                .strip_prefix("unable to select a 'profile'. Try --help: ")
-                .unwrap_or(&text)
-                .to_string();
-            anyhow!("unable to select a 'profile', nor any AWS env vars found. Try --help: {inner}")
+        (None, None) => Source::Profile(picker::pick(&config).map_err(|e| {
+            anyhow!("unable to select a 'profile', nor any AWS env vars found. Try --help: {e}")
         })?),
     };
 
@@ -95,39 +74,22 @@ pub fn run(settings: &Settings, args: LoginArgs) -> CommandResult {
     let (profile, creds) = match source {
         Source::Environment(c) => {
             let profile = config.resolve("", &settings.env, &base)?;
-            let creds = federate_unless_role(&profile, c)?;
+            let creds = login::federate_unless_role(&profile, c)?;
             (profile, creds)
         }
         Source::Profile(name) => {
             let keyring = settings.open_keyring()?;
-            picker::ensure_profile_exists(&config, keyring.as_ref(), &name)?;
-            let profile = config.resolve(&name, &settings.env, &base)?;
-            let options = chain::Options {
-                no_session: args.no_session,
-                no_cache: false,
-                no_session_for: Some(name.clone()),
-            };
-            let stored = keyring.keys()?;
-            let plan = chain::plan(&profile, &stored, &options)?;
-            let mfa = MfaSource::new(
-                args.mfa_token.clone(),
-                settings.prompt.clone(),
-                false,
-                std::io::stdout().is_terminal(),
-                &settings.env,
-            );
-            let creds = creds::retrieve(&creds::Request {
-                profile: &profile,
-                keyring: keyring.as_ref(),
-                options,
-                mfa: &mfa,
-                env: &settings.env,
-            })?;
-            let creds = if usable_for_console(&plan) {
-                creds
-            } else {
-                federate_unless_role(&profile, creds)?
-            };
+            let profile =
+                creds::resolve_profile(&config, keyring.as_ref(), &name, &settings.env, &base)?;
+            let mfa = settings.mfa_source(args.mfa_token.clone().map(Zeroizing::new), false);
+            let mut req = creds::Request::new(&profile, keyring.as_ref(), &mfa, &settings.env);
+            req.options.no_session = args.no_session;
+            req.options.no_session_for = Some(name.clone());
+            // --stdout also keeps the SSO flow from opening a browser.
+            req.sso_login.use_stdout = use_stdout;
+            let plan = req.plan()?;
+            let creds = req.executor().retrieve(&plan)?;
+            let creds = login::console_credentials(&plan, &profile, creds)?;
             (profile, creds)
         }
     };
@@ -151,90 +113,4 @@ pub fn run(settings: &Settings, args: LoginArgs) -> CommandResult {
         login::open_in_browser(browser, &url)?;
     }
     Ok(0)
-}
-
-/// Role, SSO and web-identity credentials go to the console as they are (compat §3.8 step 3).
-fn usable_for_console(plan: &chain::Plan) -> bool {
-    match plan.hops.last() {
-        Some(hop) => matches!(hop.what, Hop::AssumeRole { .. }),
-        None => matches!(plan.base.what, Base::Sso { .. } | Base::WebIdentity { .. }),
-    }
-}
-
-/// GetCallerIdentity decides: assumed-role credentials are used as they are; anything else
-/// (long-term IAM user keys) becomes a GetFederationToken session named after the IAM user.
-fn federate_unless_role(
-    profile: &ProfileConfig,
-    creds: Credentials,
-) -> anyhow::Result<Credentials> {
-    let ep = Endpoint::from_profile(profile);
-    let arn = sts::get_caller_identity(&ep, &creds)?;
-    if login::is_assumed_role_arn(&arn)? {
-        return Ok(creds);
-    }
-    let user = match crate::iam::get_user_name(&ep, &creds) {
-        Ok(u) => u,
-        // Without iam:GetUser the caller ARN still names an IAM user.
-        Err(e) => crate::iam::user_name_from_arn(&arn).ok_or(e)?,
-    };
-    crate::debug!("Using GetFederationToken for credentials");
-    sts::get_federation_token(
-        &ep,
-        &creds,
-        login::federation_name(&user),
-        profile.get_federation_token_duration,
-    )
-}
-
-/// Credentials from the environment when no profile is given: an access key
-/// (`AWS_ACCESS_KEY_ID` or `AWS_ACCESS_KEY`) and a secret (`AWS_SECRET_ACCESS_KEY` or
-/// `AWS_SECRET_KEY`), plus `AWS_SESSION_TOKEN` if set.
-fn env_credentials(env: &crate::config::Env) -> Option<Credentials> {
-    let get = |a: &str, b: &str| {
-        env.get(a)
-            .filter(|v| !v.is_empty())
-            .or_else(|| env.get(b).filter(|v| !v.is_empty()))
-            .cloned()
-    };
-    let id = get("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")?;
-    let secret = get("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")?;
-    let token = env
-        .get("AWS_SESSION_TOKEN")
-        .filter(|t| !t.is_empty())
-        .map(|t| SecretString::from(t.clone()));
-    Some(Credentials {
-        access_key_id: id,
-        secret_access_key: SecretString::from(secret),
-        session_token: token,
-        expires: None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn environment_credentials() {
-        let env = |pairs: &[(&str, &str)]| -> crate::config::Env {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert!(env_credentials(&env(&[("AWS_ACCESS_KEY_ID", "A")])).is_none());
-        let c = env_credentials(&env(&[("AWS_ACCESS_KEY", "A"), ("AWS_SECRET_KEY", "S")])).unwrap();
-        assert_eq!(
-            (c.access_key_id.as_str(), c.secret(), c.token()),
-            ("A", "S", None)
-        );
-        let c = env_credentials(&env(&[
-            ("AWS_ACCESS_KEY_ID", "A"),
-            ("AWS_ACCESS_KEY", "B"),
-            ("AWS_SECRET_ACCESS_KEY", "S"),
-            ("AWS_SESSION_TOKEN", "T"),
-        ]))
-        .unwrap();
-        assert_eq!((c.access_key_id.as_str(), c.token()), ("A", Some("T")));
-    }
 }

@@ -1,5 +1,5 @@
 //! `aws-vault migrate-backend --from A --to B`: move long-term credentials between keyring
-//! backends (compat §3.10; the copy/verify/delete logic is in [`crate::migrate`]).
+//! backends (compat §3.10; the copy/verify/delete logic is in [`crate::ops::migrate`]).
 //!
 //! `--backend` is ignored; every other keyring setting (file dir, pass dir and prefix,
 //! collection name, ...) applies to both sides.
@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::{CommandResult, Settings};
 use crate::keyring::{self, Keyring};
-use crate::migrate;
+use crate::ops::migrate;
 
 #[derive(Args, Debug)]
 pub struct MigrateBackendArgs {

@@ -37,8 +37,7 @@ pub const VERSION: &str = match option_env!("AWS_VAULT_VERSION") {
     name = "aws-vault",
     about = "A vault for securely storing and accessing AWS credentials in development environments.",
     disable_version_flag = true,
-    disable_help_subcommand = false,
-    after_help = AFTER_HELP,
+    disable_help_subcommand = false
 )]
 struct Cli {
     #[command(flatten)]
@@ -51,19 +50,6 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 }
-
-#[cfg(target_os = "linux")]
-const AFTER_HELP: &str = "Keyring backends in this build: secret-service, kwallet, keyctl, pass, passage, file. \
-Without --backend the first of secret-service, kwallet, pass, passage that can open is used, else the encrypted \
-file backend under ~/.awsvault/keys (set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt); --debug shows why \
-a backend was skipped. keyctl is used only when named.";
-#[cfg(all(unix, not(target_os = "linux")))]
-const AFTER_HELP: &str = "Keyring backends in this build: pass, passage, file. \
-Without --backend, pass or passage is used if set up, else the encrypted file backend under ~/.awsvault/keys \
-(set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt).";
-#[cfg(not(unix))]
-const AFTER_HELP: &str = "Keyring backends in this build: file. \
-Long-term keys live in the encrypted file backend under ~/.awsvault/keys (set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt).";
 
 /// Global options (compat §1.2). Values given on the command line win; otherwise the
 /// environment variable named in the help is used when it is set and non-empty.
@@ -178,26 +164,29 @@ impl Command {
     }
 }
 
-/// Boolean flags that accept kingpin's `--no-<name>` negation. `add-config` defaults to true
-/// and has a real `--no-add-config` flag; the others default to false.
-const NEGATABLE: &[&str] = &[
-    "debug",
-    "biometrics",
-    "env",
-    "add-config",
-    "force",
-    "sessions-only",
-    "profiles",
-    "sessions",
-    "credentials",
-    "json",
-    "stdout",
-    "profile-env",
-    "auto-logout",
-    "dry-run",
-    "overwrite",
-    "delete-source",
-];
+/// Boolean flags that accept kingpin's `--no-<name>` negation: every `--flag` of the command
+/// line (global or of any command) that takes no value. Derived from the clap definition, so a
+/// new flag is negatable without further work. `add-config` keeps its own real
+/// `--no-add-config` flag (it defaults to true in the Go tool); `--no-session`-style flags are
+/// flags of their own and are not negations.
+fn negatable(cli: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let args = cli
+        .get_arguments()
+        .chain(cli.get_subcommands().flat_map(|c| c.get_arguments()));
+    for arg in args {
+        let Some(long) = arg.get_long() else { continue };
+        let is_switch = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+        if is_switch
+            && !long.starts_with("no-")
+            && long != "version"
+            && !names.iter().any(|n| n == long)
+        {
+            names.push(long.to_string());
+        }
+    }
+    names
+}
 
 /// What the pre-processing learned: flags negated with `--no-<name>` (which therefore must
 /// not fall back to their environment variable).
@@ -213,7 +202,10 @@ impl Negated {
 /// Rewrite argv the way kingpin reads it, before clap sees it:
 /// `@file` arguments expand to the file's non-blank, non-`#` lines, and `--no-<flag>` negates a
 /// boolean flag (last occurrence wins). Nothing after `--` is touched.
-fn preprocess(args: Vec<OsString>) -> Result<(Vec<OsString>, Negated), String> {
+fn preprocess(
+    args: Vec<OsString>,
+    negatable: &[String],
+) -> Result<(Vec<OsString>, Negated), String> {
     let mut expanded = Vec::with_capacity(args.len());
     let mut after_dashes = false;
     for (i, arg) in args.into_iter().enumerate() {
@@ -238,7 +230,7 @@ fn preprocess(args: Vec<OsString>) -> Result<(Vec<OsString>, Negated), String> {
     }
 
     let mut negated = Negated::default();
-    for name in NEGATABLE {
+    for name in negatable {
         let end = expanded
             .iter()
             .position(|a| a == "--")
@@ -252,7 +244,7 @@ fn preprocess(args: Vec<OsString>) -> Result<(Vec<OsString>, Negated), String> {
         let last_is_off = expanded[last].to_str() == Some(off.as_str());
         // `add-config` keeps its real `--no-add-config` flag; for the others a negation
         // simply removes every occurrence.
-        let keep_off = *name == "add-config";
+        let keep_off = name == "add-config";
         let (head, tail) = expanded.split_at(end);
         let mut kept: Vec<OsString> = head
             .iter()
@@ -271,7 +263,7 @@ fn preprocess(args: Vec<OsString>) -> Result<(Vec<OsString>, Negated), String> {
         kept.extend_from_slice(tail);
         expanded = kept;
         if last_is_off {
-            negated.0.push(name.to_string());
+            negated.0.push(name.clone());
         }
     }
     Ok((expanded, negated))
@@ -318,24 +310,26 @@ pub fn main() -> i32 {
 
 /// Run with explicit arguments (argv[0] included).
 pub fn run(args: Vec<OsString>) -> i32 {
+    use clap::{CommandFactory, FromArgMatches};
+    // The clap definition is built once and serves completion, negation, parsing and help.
+    let mut definition = Cli::command().after_help(crate::keyring::help_text());
     let words: Vec<String> = args
         .iter()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    if let Some(out) = completion::handle(
-        &<Cli as clap::CommandFactory>::command(),
-        &words,
-        completion_profiles,
-    ) {
+    if let Some(out) = completion::handle(&definition, &words, completion_profiles) {
         print!("{out}");
         return 0;
     }
-    let (args, negated) = match preprocess(args) {
+    let (args, negated) = match preprocess(args, &negatable(&definition)) {
         Ok(v) => v,
         Err(e) => return usage_error(&e),
     };
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match definition
+        .try_get_matches_from_mut(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };
@@ -344,8 +338,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         return 0;
     }
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let _ = Cli::command().write_help(&mut std::io::stderr());
+        let _ = definition.write_help(&mut std::io::stderr());
         return 0;
     };
     if let Command::Version = command {
@@ -430,8 +423,13 @@ pub use crate::text::go_quote;
 mod tests {
     use super::*;
 
+    fn names() -> Vec<String> {
+        use clap::CommandFactory;
+        negatable(&Cli::command())
+    }
+
     fn pre(args: &[&str]) -> (Vec<String>, Vec<String>) {
-        let (out, neg) = preprocess(args.iter().map(OsString::from).collect()).unwrap();
+        let (out, neg) = preprocess(args.iter().map(OsString::from).collect(), &names()).unwrap();
         (
             out.into_iter().map(|a| a.into_string().unwrap()).collect(),
             neg.0,
@@ -484,6 +482,37 @@ mod tests {
     }
 
     #[test]
+    fn every_switch_is_negatable() {
+        let names = names();
+        for name in [
+            "debug",
+            "biometrics",
+            "env",
+            "add-config",
+            "force",
+            "lazy",
+            "server",
+            "ec2-server",
+            "ecs-server",
+            "use-device-code",
+            "profile-env",
+            "stdout",
+            "json",
+            "auto-logout",
+            "dry-run",
+            "overwrite",
+            "delete-source",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.starts_with("no-")), "{names:?}");
+        assert_eq!(
+            pre(&["aws-vault", "exec", "--lazy", "--no-lazy", "p"]).0,
+            ["aws-vault", "exec", "p"]
+        );
+    }
+
+    #[test]
     fn at_file_expansion() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("args");
@@ -493,7 +522,8 @@ mod tests {
             pre(&["aws-vault", &at]).0,
             ["aws-vault", "list", "--profiles"]
         );
-        let err = preprocess(vec!["aws-vault".into(), "@/nonexistent/x".into()]).unwrap_err();
+        let err =
+            preprocess(vec!["aws-vault".into(), "@/nonexistent/x".into()], &names()).unwrap_err();
         assert!(err.starts_with("failed to open arguments file \"/nonexistent/x\""));
     }
 }

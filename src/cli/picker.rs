@@ -1,9 +1,7 @@
-//! Choosing the profile: the interactive picker and the "does this profile exist" guard.
+//! Choosing the profile: from the command line, else `$AWS_PROFILE`, else the interactive picker.
 use anyhow::{anyhow, bail};
 
 use crate::config::ConfigFile;
-use crate::keyring::Keyring;
-use crate::store::CredentialStore;
 
 /// An interactive single-select list of the config's profiles, drawn on stderr (the Go tool
 /// drew it on stdout, which corrupted `export` output, compat §7.15).
@@ -11,7 +9,8 @@ pub fn pick_profile(config: &ConfigFile) -> anyhow::Result<String> {
     pick(config).map_err(|e| anyhow!("unable to select a 'profile'. Try --help: {e}"))
 }
 
-fn pick(config: &ConfigFile) -> anyhow::Result<String> {
+/// The picker itself; its error says only what went wrong, for callers with their own wording.
+pub fn pick(config: &ConfigFile) -> anyhow::Result<String> {
     let names = config.profile_names();
     if names.is_empty() {
         bail!("no profiles in {}", config.path.display());
@@ -30,15 +29,20 @@ fn pick(config: &ConfigFile) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("no profile chosen"))
 }
 
-/// The guard of compat §1.3: a profile is usable if the config has a section for it or the
-/// keyring holds long-term credentials under exactly that name.
-pub fn ensure_profile_exists(
+/// The profile a command works on: the one named on the command line, else `$AWS_PROFILE`
+/// (when set and non-empty), else the one picked interactively.
+pub fn profile_or_pick(
+    given: Option<String>,
+    env: &crate::config::Env,
     config: &ConfigFile,
-    keyring: &dyn Keyring,
-    profile: &str,
-) -> anyhow::Result<()> {
-    if config.has_profile(profile) || CredentialStore::new(keyring).has(profile)? {
-        return Ok(());
+) -> anyhow::Result<String> {
+    match given.or_else(|| named_by_env(env)) {
+        Some(p) => Ok(p),
+        None => pick_profile(config),
     }
-    bail!("profile '{profile}' not found in ~/.aws/config and no stored credentials exist for it")
+}
+
+/// `$AWS_PROFILE`, when set and non-empty.
+pub fn named_by_env(env: &crate::config::Env) -> Option<String> {
+    env.get("AWS_PROFILE").filter(|p| !p.is_empty()).cloned()
 }

@@ -11,7 +11,7 @@ use crate::config::{self, ConfigFile, Env};
 use crate::keyring::{self, Keyring};
 
 /// Everything a command needs from the command line and the environment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub debug: bool,
     /// The process environment (UTF-8 variables only).
@@ -22,6 +22,21 @@ pub struct Settings {
     pub keyring: keyring::Config,
     /// Flags negated with `--no-<name>` on the command line.
     pub negated: Negated,
+}
+
+/// The environment holds secrets (`AWS_SECRET_ACCESS_KEY`, `AWS_VAULT_FILE_PASSPHRASE`, …):
+/// `Debug` shows only the variables' names.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("debug", &self.debug)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("home", &self.home)
+            .field("prompt", &self.prompt)
+            .field("keyring", &self.keyring)
+            .field("negated", &self.negated)
+            .finish()
+    }
 }
 
 /// A problem found before any command runs.
@@ -89,18 +104,7 @@ impl Settings {
 
         let backend = pick(args.backend, "AWS_VAULT_BACKEND");
         if let Some(b) = &backend {
-            let available = keyring::available_backends();
-            if !available.contains(&b.as_str()) {
-                let why = if keyring::ALL_BACKENDS.contains(&b.as_str()) {
-                    "is not available in this build"
-                } else {
-                    "is not a known backend"
-                };
-                return Err(SetupError::Usage(format!(
-                    "keyring backend '{b}' {why}; available backends: {}",
-                    available.join(", ")
-                )));
-            }
+            keyring::check_name(b).map_err(|e| SetupError::Usage(e.to_string()))?;
         }
 
         let home = home_dir(&env).ok_or_else(|| {
@@ -177,6 +181,24 @@ impl Settings {
     pub fn config(&self) -> anyhow::Result<ConfigFile> {
         let path = config::config_path(&self.env, &self.home);
         Ok(ConfigFile::load(&path)?)
+    }
+
+    /// Where MFA codes come from for this run: `--mfa-token` if given, else the profile's
+    /// `mfa_process`, else the prompt driver. `avoid_terminal` is set by the local servers,
+    /// whose child owns the terminal.
+    pub fn mfa_source(
+        &self,
+        mfa_token: Option<Zeroizing<String>>,
+        avoid_terminal: bool,
+    ) -> crate::mfa::MfaSource {
+        use std::io::IsTerminal;
+        crate::mfa::MfaSource::new(
+            mfa_token,
+            self.prompt.clone(),
+            avoid_terminal,
+            std::io::stdout().is_terminal(),
+            &self.env,
+        )
     }
 
     /// Open the keyring backend (the named one, or the first usable one; see

@@ -96,11 +96,6 @@ impl ConfigFile {
         })
     }
 
-    /// The parsed INI, for callers that need a raw look at sections.
-    pub fn ini(&self) -> &ini::Ini {
-        &self.ini
-    }
-
     /// compat §2.3 profile list in file order: `[profile NAME]` sections, and `[default]` only
     /// when it has a recognised non-empty key (a `[default]` with just `output=json` is not a
     /// profile). `[profile ]` (empty name) is skipped and a name is listed once even if both

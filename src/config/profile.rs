@@ -12,13 +12,10 @@ use super::duration;
 #[derive(Debug, Clone, Default)]
 pub struct BaseValues {
     pub region: Option<String>,
-    pub mfa_token: Option<String>,
-    pub prompt: Option<String>,
     /// `--duration`: copied into assume-role and both get-session-token durations (and
     /// federation when `duration_sets_federation`).
     pub duration: Option<Duration>,
     pub duration_sets_federation: bool,
-    pub sso_use_stdout: bool,
 }
 
 /// A resolved profile (compat §2.5). String fields are `None` when unset or empty.
@@ -49,8 +46,6 @@ pub struct ProfileConfig {
     pub source_identity: Option<String>,
     pub credential_process: Option<String>,
     pub mfa_process: Option<String>,
-    pub mfa_token: Option<String>,
-    pub prompt: Option<String>,
     pub assume_role_duration: Duration,
     /// Non-chained GetSessionToken, default 1h.
     pub get_session_token_duration: Duration,
@@ -58,7 +53,6 @@ pub struct ProfileConfig {
     pub chained_get_session_token_duration: Duration,
     /// GetFederationToken (`login`), default 1h.
     pub get_federation_token_duration: Duration,
-    pub sso_use_stdout: bool,
     /// The resolved source profile (recursively resolved), if `source_profile` is set.
     pub source: Option<Box<ProfileConfig>>,
     /// Name of the profile that uses this one as its source (None for the target profile).
@@ -69,30 +63,6 @@ impl ProfileConfig {
     /// True when another profile uses this one as its `source_profile`.
     pub fn is_chained(&self) -> bool {
         self.chained_from.is_some()
-    }
-
-    pub fn has_source_profile(&self) -> bool {
-        self.source.is_some()
-    }
-
-    pub fn has_mfa_serial(&self) -> bool {
-        self.mfa_serial.is_some()
-    }
-
-    pub fn has_role(&self) -> bool {
-        self.role_arn.is_some()
-    }
-
-    pub fn has_sso_start_url(&self) -> bool {
-        self.sso_start_url.is_some()
-    }
-
-    pub fn has_web_identity(&self) -> bool {
-        self.web_identity_token_file.is_some() || self.web_identity_token_process.is_some()
-    }
-
-    pub fn has_credential_process(&self) -> bool {
-        self.credential_process.is_some()
     }
 
     /// The GetSessionToken duration that applies: chained when another profile sources this one.

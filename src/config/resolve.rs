@@ -348,9 +348,6 @@ impl ConfigFile {
 fn apply_base(d: &mut Draft, base: &BaseValues) {
     let c = &mut d.cfg;
     fill(&mut c.region, base.region.as_deref().unwrap_or(""));
-    fill(&mut c.mfa_token, base.mfa_token.as_deref().unwrap_or(""));
-    fill(&mut c.prompt, base.prompt.as_deref().unwrap_or(""));
-    c.sso_use_stdout = base.sso_use_stdout;
     if let Some(dur) = base.duration.filter(|d| !d.is_zero()) {
         d.assume_role = Some(dur);
         d.session_token = Some(dur);

@@ -427,13 +427,10 @@ credential_source = Environment
         source_identity: s("me"),
         credential_process: s("echo"),
         mfa_process: s("otp"),
-        mfa_token: None,
-        prompt: None,
         assume_role_duration: secs(900),
         get_session_token_duration: HOUR,
         chained_get_session_token_duration: secs(8 * 3600),
         get_federation_token_duration: HOUR,
-        sso_use_stdout: false,
         source: p.source.clone(),
         chained_from: None,
     };
@@ -1075,18 +1072,12 @@ fn empty_env_values_are_ignored() {
 fn base_values_apply_to_every_profile() {
     let base = BaseValues {
         region: s("flag-region"),
-        mfa_token: s("123456"),
-        prompt: s("terminal"),
-        sso_use_stdout: true,
         ..Default::default()
     };
     let p = resolve_with(README, "bar-role2", &Env::new(), &base);
     let mut cur = Some(&p);
     while let Some(c) = cur {
         assert_eq!(c.region, s("flag-region"), "{}", c.name);
-        assert_eq!(c.mfa_token, s("123456"));
-        assert_eq!(c.prompt, s("terminal"));
-        assert!(c.sso_use_stdout);
         cur = c.source.as_deref();
     }
 }

@@ -11,9 +11,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use jiff::Timestamp;
 
-use super::chain::{Base, CacheKey, Hop, Plan, Step, Target};
-use super::{credential_process, lock, sts, web_identity, Credentials};
-use crate::aws::Endpoint;
+use super::chain::{Base, CacheKey, Hop, Plan, Step};
+use super::{credential_process, lock, sso, sts, web_identity, Credentials};
 use crate::keyring::Keyring;
 use crate::mfa::MfaSource;
 use crate::store::{CredentialStore, SessionStore};
@@ -26,7 +25,35 @@ pub struct Executor<'a> {
     pub min_ttl: Duration,
     /// Where lock files go; `None` disables cross-process locking.
     pub lock_dir: Option<PathBuf>,
+    /// How an IAM Identity Center login may interact with the user.
+    pub sso_login: sso::LoginOptions,
+    /// Who makes the calls: [`Live`] in the program, a recording fake in the tests.
+    pub calls: &'a dyn Calls,
 }
+
+/// The boundary between the cache policy (here) and the providers that reach AWS or run
+/// programs. The executor decides *whether* to call; an implementation only *makes* the call.
+pub trait Calls {
+    /// The credentials of a base source (stored keys, SSO, web identity, `credential_process`).
+    fn base(&self, base: &Base, ctx: &BaseContext<'_>) -> anyhow::Result<Credentials>;
+    /// One hop made with `source`, and with an MFA code when the hop needs one.
+    fn hop(
+        &self,
+        hop: &Hop,
+        source: &Credentials,
+        mfa: Option<sts::Mfa>,
+    ) -> anyhow::Result<Credentials>;
+}
+
+/// What a base source may need beyond its own parameters.
+pub struct BaseContext<'a> {
+    pub keyring: &'a dyn Keyring,
+    pub lock_dir: Option<&'a std::path::Path>,
+    pub sso_login: sso::LoginOptions,
+}
+
+/// The real providers: STS through the AWS SDK, the SSO portal, external programs.
+pub struct Live;
 
 impl Executor<'_> {
     /// The credentials at the end of `plan`.
@@ -129,99 +156,35 @@ impl Executor<'_> {
         }
         let source = self.level(plan, level - 1)?;
         let hop = &plan.hops[level - 1].what;
-        match hop {
+        let (profile, serial, process) = match hop {
             Hop::GetSessionToken {
                 profile,
                 mfa_serial,
                 mfa_process,
-                duration,
-                target,
-            } => {
-                let mfa = self.mfa_for(mfa_serial.as_deref(), mfa_process.as_deref())?;
-                crate::debug!("calling GetSessionToken for profile {profile}");
-                sts::get_session_token(&endpoint(target), &source, *duration, mfa)
-                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))
+                ..
             }
-            Hop::AssumeRole {
+            | Hop::AssumeRole {
                 profile,
-                role_arn,
-                session_name,
-                external_id,
                 mfa_serial,
                 mfa_process,
-                duration,
-                tags,
-                transitive_tag_keys,
-                source_identity,
-                target,
-            } => {
-                let mfa = self.mfa_for(mfa_serial.as_deref(), mfa_process.as_deref())?;
-                let params = sts::AssumeRoleParams {
-                    role_arn: role_arn.clone(),
-                    session_name: session_name.clone(),
-                    duration: *duration,
-                    external_id: external_id.clone(),
-                    tags: tags.clone(),
-                    transitive_tag_keys: transitive_tag_keys.clone(),
-                    source_identity: source_identity.clone(),
-                };
-                crate::debug!("calling AssumeRole {role_arn} for profile {profile}");
-                sts::assume_role(&endpoint(target), &source, &params, mfa)
-                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))
-            }
-        }
+                ..
+            } => (profile, mfa_serial, mfa_process),
+        };
+        let mfa = self.mfa_for(serial.as_deref(), process.as_deref())?;
+        self.calls
+            .hop(hop, &source, mfa)
+            .map_err(|e| anyhow!("profile {profile}: {e:#}"))
     }
 
     fn base(&self, step: &Step<Base>) -> anyhow::Result<Credentials> {
-        match &step.what {
-            Base::Stored { name } => CredentialStore::new(self.keyring).get(name),
-            Base::Process { profile, command } => {
-                credential_process::run(command).map_err(|e| anyhow!("profile {profile}: {e:#}"))
-            }
-            Base::WebIdentity {
-                profile,
-                role_arn,
-                session_name,
-                duration,
-                token_file,
-                token_process,
-                target,
-            } => {
-                let token = web_identity::token(token_file.as_deref(), token_process.as_deref())
-                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))?;
-                sts::assume_role_with_web_identity(
-                    &endpoint(target),
-                    role_arn,
-                    session_name.as_deref(),
-                    *duration,
-                    &token,
-                )
-                .map_err(|e| anyhow!("profile {profile}: {e:#}"))
-            }
-            Base::Sso {
-                profile,
-                start_url,
-                region,
-                account_id,
-                role_name,
-                session,
-                scopes,
-                endpoint_url,
-            } => super::sso::role_credentials(
-                self.keyring,
-                &super::sso::Role {
-                    profile,
-                    start_url,
-                    region: region.as_deref(),
-                    account_id: account_id.as_deref(),
-                    role_name: role_name.as_deref(),
-                    session: session.as_deref(),
-                    scopes: scopes.as_deref(),
-                    endpoint_url: endpoint_url.as_deref(),
-                },
-                self.lock_dir.as_deref(),
-            ),
-        }
+        self.calls.base(
+            &step.what,
+            &BaseContext {
+                keyring: self.keyring,
+                lock_dir: self.lock_dir.as_deref(),
+                sso_login: self.sso_login,
+            },
+        )
     }
 
     fn mfa_for(
@@ -240,10 +203,319 @@ impl Executor<'_> {
     }
 }
 
-fn endpoint(t: &Target) -> Endpoint {
-    Endpoint {
-        region: t.region.clone(),
-        endpoint_url: t.endpoint_url.clone(),
-        sts_regional_endpoints: t.sts_regional_endpoints.clone(),
+impl Calls for Live {
+    fn base(&self, base: &Base, ctx: &BaseContext<'_>) -> anyhow::Result<Credentials> {
+        match base {
+            Base::Stored { name } => CredentialStore::new(ctx.keyring).get(name),
+            Base::Process { profile, command } => {
+                credential_process::run(command).map_err(|e| anyhow!("profile {profile}: {e:#}"))
+            }
+            Base::WebIdentity {
+                profile,
+                role_arn,
+                session_name,
+                duration,
+                token_file,
+                token_process,
+                endpoint,
+            } => {
+                let token = web_identity::token(token_file.as_deref(), token_process.as_deref())
+                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))?;
+                sts::assume_role_with_web_identity(
+                    endpoint,
+                    role_arn,
+                    session_name.as_deref(),
+                    *duration,
+                    &token,
+                )
+                .map_err(|e| anyhow!("profile {profile}: {e:#}"))
+            }
+            Base::Sso {
+                profile,
+                start_url,
+                region,
+                account_id,
+                role_name,
+                session,
+                scopes,
+                endpoint_url,
+            } => sso::role_credentials(
+                ctx.keyring,
+                &sso::Role {
+                    profile,
+                    start_url,
+                    region: region.as_deref(),
+                    account_id: account_id.as_deref(),
+                    role_name: role_name.as_deref(),
+                    session: session.as_deref(),
+                    scopes: scopes.as_deref(),
+                    endpoint_url: endpoint_url.as_deref(),
+                },
+                ctx.lock_dir,
+                ctx.sso_login,
+            ),
+        }
+    }
+
+    fn hop(
+        &self,
+        hop: &Hop,
+        source: &Credentials,
+        mfa: Option<sts::Mfa>,
+    ) -> anyhow::Result<Credentials> {
+        match hop {
+            Hop::GetSessionToken {
+                profile,
+                duration,
+                endpoint,
+                ..
+            } => {
+                crate::debug!("calling GetSessionToken for profile {profile}");
+                sts::get_session_token(endpoint, source, *duration, mfa)
+            }
+            Hop::AssumeRole {
+                profile,
+                role_arn,
+                session_name,
+                external_id,
+                duration,
+                tags,
+                transitive_tag_keys,
+                source_identity,
+                endpoint,
+                ..
+            } => {
+                let params = sts::AssumeRoleParams {
+                    role_arn: role_arn.clone(),
+                    session_name: session_name.clone(),
+                    duration: *duration,
+                    external_id: external_id.clone(),
+                    tags: tags.clone(),
+                    transitive_tag_keys: transitive_tag_keys.clone(),
+                    source_identity: source_identity.clone(),
+                };
+                crate::debug!("calling AssumeRole {role_arn} for profile {profile}");
+                sts::assume_role(endpoint, source, &params, mfa)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The cache policy, table-driven, with a fake [`Calls`] that records what it was asked and
+    //! an in-memory keyring: which links are served from the cache, which are refreshed, and
+    //! what is written back.
+    use std::cell::RefCell;
+
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::config::{BaseValues, ConfigFile, Env};
+    use crate::creds::chain::{self, Options};
+    use crate::store::sessions::kind;
+    use crate::test_keyring::MemoryKeyring;
+
+    const CONFIG: &str = "\
+[profile base]
+mfa_serial = arn:aws:iam::111111111111:mfa/base
+
+[profile role]
+source_profile = base
+role_arn = arn:aws:iam::222222222222:role/r
+mfa_serial = arn:aws:iam::111111111111:mfa/base
+
+[profile other-role]
+source_profile = base
+role_arn = arn:aws:iam::222222222222:role/other
+mfa_serial = arn:aws:iam::111111111111:mfa/base
+region = eu-west-1
+";
+
+    /// Records every call; each answer expires `lifetime` seconds from now.
+    struct Fake {
+        calls: RefCell<Vec<String>>,
+        lifetime: i64,
+    }
+
+    impl Fake {
+        fn creds(&self, id: &str) -> Credentials {
+            Credentials {
+                access_key_id: id.to_string(),
+                secret_access_key: SecretString::from("secret".to_string()),
+                session_token: Some(SecretString::from("token".to_string())),
+                expires: Some(Timestamp::now() + jiff::SignedDuration::from_secs(self.lifetime)),
+            }
+        }
+    }
+
+    impl Calls for Fake {
+        fn base(&self, base: &Base, ctx: &BaseContext<'_>) -> anyhow::Result<Credentials> {
+            self.calls.borrow_mut().push("base".into());
+            Live.base(base, ctx)
+        }
+        fn hop(
+            &self,
+            hop: &Hop,
+            _source: &Credentials,
+            mfa: Option<sts::Mfa>,
+        ) -> anyhow::Result<Credentials> {
+            let (name, id) = match hop {
+                Hop::GetSessionToken { .. } => ("GetSessionToken", "ASIASESSION"),
+                Hop::AssumeRole { role_arn, .. } => (
+                    if role_arn.ends_with("/r") {
+                        "AssumeRole(r)"
+                    } else {
+                        "AssumeRole(other)"
+                    },
+                    "ASIAROLE",
+                ),
+            };
+            let mfa = if mfa.is_some() { "+mfa" } else { "" };
+            self.calls.borrow_mut().push(format!("{name}{mfa}"));
+            Ok(self.creds(id))
+        }
+    }
+
+    fn keyring() -> MemoryKeyring {
+        let kr = MemoryKeyring::new();
+        crate::store::CredentialStore::new(&kr)
+            .set(
+                "base",
+                &Credentials {
+                    access_key_id: "AKIABASE".into(),
+                    secret_access_key: SecretString::from("s".to_string()),
+                    session_token: None,
+                    expires: None,
+                },
+            )
+            .unwrap();
+        kr
+    }
+
+    /// Run `profiles` in order against one keyring; return the calls made by each.
+    fn run(kr: &MemoryKeyring, fake: &Fake, profiles: &[(&str, Option<&str>)]) -> Vec<String> {
+        let config = ConfigFile::parse(std::path::Path::new("config"), CONFIG).unwrap();
+        let mfa = crate::mfa::MfaSource::new(
+            Some(zeroize::Zeroizing::new("123456".into())),
+            None,
+            false,
+            false,
+            &Env::new(),
+        );
+        let mut out = Vec::new();
+        for (name, region) in profiles {
+            fake.calls.borrow_mut().clear();
+            let base = BaseValues {
+                region: region.map(str::to_string),
+                ..Default::default()
+            };
+            let profile = config.resolve(name, &Env::new(), &base).unwrap();
+            let plan = chain::plan(&profile, &kr.keys_now(), &Options::default()).unwrap();
+            let exec = Executor {
+                keyring: kr,
+                mfa: &mfa,
+                min_ttl: Duration::from_secs(300),
+                lock_dir: None,
+                sso_login: sso::LoginOptions::default(),
+                calls: fake,
+            };
+            exec.retrieve(&plan).unwrap();
+            out.push(fake.calls.borrow().join(" "));
+        }
+        out
+    }
+
+    #[test]
+    fn cache_policy_table() {
+        // (profiles run in order against one keyring, lifetime of every credential,
+        //  the calls each run makes)
+        let cases: &[(&[(&str, Option<&str>)], i64, &[&str])] = &[
+            // One GetSessionToken (one MFA prompt) serves every profile built on `base`,
+            // whatever its duration or region; each role is assumed once, then cached.
+            (
+                &[
+                    ("role", None),
+                    ("base", None),
+                    ("other-role", None),
+                    ("role", None),
+                ],
+                3600,
+                &[
+                    "base GetSessionToken+mfa AssumeRole(r)",
+                    "",
+                    "AssumeRole(other)",
+                    "",
+                ],
+            ),
+            // A region change does not invalidate the session.
+            (
+                &[
+                    ("base", None),
+                    ("base", Some("eu-central-1")),
+                    ("base", Some("us-west-2")),
+                ],
+                3600,
+                &["base GetSessionToken+mfa", "", ""],
+            ),
+            // Credentials inside the AWS_MIN_TTL window are refreshed each time.
+            (
+                &[("base", None), ("base", None)],
+                60,
+                &["base GetSessionToken+mfa", "base GetSessionToken+mfa"],
+            ),
+        ];
+        for (profiles, lifetime, want) in cases {
+            let kr = keyring();
+            let fake = Fake {
+                calls: RefCell::new(Vec::new()),
+                lifetime: *lifetime,
+            };
+            assert_eq!(run(&kr, &fake, profiles), *want, "{profiles:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_replaces_the_cached_item() {
+        let kr = keyring();
+        let fake = Fake {
+            calls: RefCell::new(Vec::new()),
+            lifetime: 60,
+        };
+        run(&kr, &fake, &[("base", None), ("base", None)]);
+        let sessions: Vec<String> = kr
+            .keys_now()
+            .into_iter()
+            .filter(|k| k.starts_with(kind::GET_SESSION_TOKEN))
+            .collect();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+    }
+
+    #[test]
+    fn a_changed_role_parameter_is_never_served_from_the_cache() {
+        let a = chain::Hop::AssumeRole {
+            profile: "p".into(),
+            role_arn: "arn:aws:iam::1:role/a".into(),
+            session_name: None,
+            external_id: None,
+            mfa_serial: None,
+            mfa_process: None,
+            duration: Duration::from_secs(3600),
+            tags: vec![],
+            transitive_tag_keys: vec![],
+            source_identity: None,
+            endpoint: crate::aws::Endpoint::default(),
+        };
+        let mut b = a.clone();
+        if let chain::Hop::AssumeRole { external_id, .. } = &mut b {
+            *external_id = Some("x".into());
+        }
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        // How the MFA code is obtained does not change the credential.
+        let mut c = a.clone();
+        if let chain::Hop::AssumeRole { mfa_process, .. } = &mut c {
+            *mfa_process = Some("otp".into());
+        }
+        assert_eq!(a.fingerprint(), c.fingerprint());
     }
 }

@@ -11,29 +11,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::aws::Endpoint;
 use crate::config::ProfileConfig;
 use crate::store::sessions::kind;
 
 /// AWS's cap on role chaining: an AssumeRole made with role credentials lasts at most 1 hour.
 pub const ROLE_CHAINING_MAX: Duration = Duration::from_secs(3600);
-
-/// Where and how to reach AWS for one call (from the profile that makes it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Target {
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub sts_regional_endpoints: Option<String>,
-}
-
-impl Target {
-    fn of(p: &ProfileConfig) -> Target {
-        Target {
-            region: p.region.clone(),
-            endpoint_url: p.endpoint_url.clone(),
-            sts_regional_endpoints: p.sts_regional_endpoints.clone(),
-        }
-    }
-}
 
 /// The first link: credentials that need no other credentials.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +45,7 @@ pub enum Base {
         duration: Duration,
         token_file: Option<String>,
         token_process: Option<String>,
-        target: Target,
+        endpoint: Endpoint,
     },
     /// An external `credential_process`.
     Process { profile: String, command: String },
@@ -76,7 +59,7 @@ pub enum Hop {
         mfa_serial: Option<String>,
         mfa_process: Option<String>,
         duration: Duration,
-        target: Target,
+        endpoint: Endpoint,
     },
     AssumeRole {
         profile: String,
@@ -89,7 +72,7 @@ pub enum Hop {
         tags: Vec<(String, String)>,
         transitive_tag_keys: Vec<String>,
         source_identity: Option<String>,
-        target: Target,
+        endpoint: Endpoint,
     },
 }
 
@@ -178,7 +161,12 @@ impl Builder<'_> {
                 scopes: c.sso_registration_scopes.clone(),
                 endpoint_url: c.endpoint_url.clone(),
             };
-            let key = self.key(kind::SSO_GET_ROLE_CREDENTIALS, c, start_url, &b);
+            let key = self.key(
+                kind::SSO_GET_ROLE_CREDENTIALS,
+                c,
+                start_url,
+                b.fingerprint(),
+            );
             Step {
                 what: b,
                 cache: key,
@@ -195,9 +183,9 @@ impl Builder<'_> {
                 duration: c.assume_role_duration,
                 token_file: c.web_identity_token_file.clone(),
                 token_process: c.web_identity_token_process.clone(),
-                target: Target::of(c),
+                endpoint: Endpoint::from_profile(c),
             };
-            let key = self.key(kind::ASSUME_ROLE_WITH_WEB_IDENTITY, c, "", &b);
+            let key = self.key(kind::ASSUME_ROLE_WITH_WEB_IDENTITY, c, "", b.fingerprint());
             Step {
                 what: b,
                 cache: key,
@@ -207,7 +195,7 @@ impl Builder<'_> {
                 profile: c.name.clone(),
                 command: command.clone(),
             };
-            let key = self.key(kind::CREDENTIAL_PROCESS, c, "", &b);
+            let key = self.key(kind::CREDENTIAL_PROCESS, c, "", b.fingerprint());
             Step {
                 what: b,
                 cache: key,
@@ -278,10 +266,10 @@ impl Builder<'_> {
                 mfa_serial: c.mfa_serial.clone(),
                 mfa_process: c.mfa_process.clone(),
                 duration,
-                target: Target::of(c),
+                endpoint: Endpoint::from_profile(c),
             };
             let serial = c.mfa_serial.clone().unwrap_or_default();
-            let cache = self.key(kind::GET_SESSION_TOKEN, c, &serial, &hop);
+            let cache = self.key(kind::GET_SESSION_TOKEN, c, &serial, hop.fingerprint());
             plan.hops.push(Step { what: hop, cache });
             c.role_arn.is_some()
         };
@@ -315,11 +303,16 @@ impl Builder<'_> {
             tags: c.session_tags.clone(),
             transitive_tag_keys: c.transitive_session_tags.clone(),
             source_identity: c.source_identity.clone(),
-            target: Target::of(c),
+            endpoint: Endpoint::from_profile(c),
         };
         // Unlike the Go tool, role credentials are cached with or without MFA
         // (99designs/aws-vault#1222); the fingerprint keeps a changed role from matching.
-        let cache = self.key(kind::ASSUME_ROLE, c, &mfa_serial.unwrap_or_default(), &hop);
+        let cache = self.key(
+            kind::ASSUME_ROLE,
+            c,
+            &mfa_serial.unwrap_or_default(),
+            hop.fingerprint(),
+        );
         plan.hops.push(Step { what: hop, cache });
         Ok(plan)
     }
@@ -343,7 +336,7 @@ impl Builder<'_> {
         kind: &'static str,
         c: &ProfileConfig,
         serial: &str,
-        what: &dyn fmt::Debug,
+        fingerprint: String,
     ) -> Option<CacheKey> {
         if self.opts.no_cache {
             return None;
@@ -352,14 +345,111 @@ impl Builder<'_> {
             kind,
             profile: c.name.clone(),
             serial: serial.to_string(),
-            fingerprint: fingerprint(what),
+            fingerprint,
         })
     }
 }
 
-/// A short hash of a link's parameters (its `Debug` text: every field, no secrets).
-fn fingerprint(what: &dyn fmt::Debug) -> String {
-    let digest = Sha256::digest(format!("{what:?}").as_bytes());
+impl Base {
+    /// The parameters that decide what credential this source returns (see [`CacheKey`]).
+    pub fn fingerprint(&self) -> String {
+        match self {
+            // Never cached: stored keys are read each time.
+            Base::Stored { name } => fingerprint(&[("stored", Some(name))]),
+            Base::Sso {
+                start_url,
+                region,
+                account_id,
+                role_name,
+                endpoint_url,
+                ..
+            } => fingerprint(&[
+                ("start_url", Some(start_url)),
+                ("sso_region", region.as_deref()),
+                ("account_id", account_id.as_deref()),
+                ("role_name", role_name.as_deref()),
+                ("endpoint_url", endpoint_url.as_deref()),
+            ]),
+            Base::WebIdentity {
+                role_arn,
+                session_name,
+                duration,
+                token_file,
+                token_process,
+                endpoint,
+                ..
+            } => fingerprint(&[
+                ("role_arn", Some(role_arn)),
+                ("session_name", session_name.as_deref()),
+                ("duration", Some(&duration.as_secs().to_string())),
+                ("token_file", token_file.as_deref()),
+                ("token_process", token_process.as_deref()),
+                ("endpoint_url", endpoint.endpoint_url.as_deref()),
+            ]),
+            Base::Process { command, .. } => fingerprint(&[("command", Some(command))]),
+        }
+    }
+}
+
+impl Hop {
+    /// The parameters that decide what credential this call returns (see [`CacheKey`]).
+    ///
+    /// A GetSessionToken session depends only on the source keys and the MFA device (both in
+    /// the session key) and on the service that issued it: like the Go tool, one session
+    /// serves every profile built on the same source profile and MFA device, whatever their
+    /// durations or regions. A role session depends on every AssumeRole parameter.
+    pub fn fingerprint(&self) -> String {
+        match self {
+            Hop::GetSessionToken { endpoint, .. } => {
+                fingerprint(&[("endpoint_url", endpoint.endpoint_url.as_deref())])
+            }
+            Hop::AssumeRole {
+                role_arn,
+                session_name,
+                external_id,
+                duration,
+                tags,
+                transitive_tag_keys,
+                source_identity,
+                endpoint,
+                ..
+            } => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}\u{1f}{v}")).collect();
+                fingerprint(&[
+                    ("role_arn", Some(role_arn)),
+                    ("session_name", session_name.as_deref()),
+                    ("external_id", external_id.as_deref()),
+                    ("duration", Some(&duration.as_secs().to_string())),
+                    ("tags", Some(&tags.join("\u{1e}"))),
+                    (
+                        "transitive_tag_keys",
+                        Some(&transitive_tag_keys.join("\u{1e}")),
+                    ),
+                    ("source_identity", source_identity.as_deref()),
+                    ("endpoint_url", endpoint.endpoint_url.as_deref()),
+                ])
+            }
+        }
+    }
+}
+
+/// A short hash of named parameters. Each is written as `name`, a marker for set/unset, and
+/// the value, separated by bytes that cannot occur in config values, so no two different
+/// parameter lists hash the same input.
+fn fingerprint(fields: &[(&str, Option<&str>)]) -> String {
+    let mut h = Sha256::new();
+    for (name, value) in fields {
+        h.update(name.as_bytes());
+        match value {
+            Some(v) => {
+                h.update([0x01]);
+                h.update(v.as_bytes());
+            }
+            None => h.update([0x02]),
+        }
+        h.update([0x00]);
+    }
+    let digest = h.finalize();
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -15,31 +15,42 @@ pub mod sso_login;
 pub mod sts;
 pub mod web_identity;
 
-use jiff::Timestamp;
-use secrecy::{ExposeSecret, SecretString};
+pub use crate::credentials::Credentials;
 
-/// An AWS credential set. Secret parts are zeroized on drop and redacted in `Debug`.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
-    /// Empty for long-term IAM user keys.
-    pub session_token: Option<SecretString>,
-    /// `None` when the credentials never expire (long-term keys).
-    pub expires: Option<Timestamp>,
+/// A profile's resolved config together with its credentials.
+pub struct Resolved {
+    pub profile: crate::config::ProfileConfig,
+    pub creds: Credentials,
 }
 
-impl Credentials {
-    pub fn secret(&self) -> &str {
-        self.secret_access_key.expose_secret()
-    }
+/// Resolve profile `name` for a command that needs its credentials. The profile must exist: a
+/// config section, or long-term keys stored under exactly that name (the Go tool's guard).
+pub fn resolve_profile(
+    config: &crate::config::ConfigFile,
+    keyring: &dyn crate::keyring::Keyring,
+    name: &str,
+    env: &crate::config::Env,
+    base: &crate::config::BaseValues,
+) -> anyhow::Result<crate::config::ProfileConfig> {
+    ensure_profile_exists(config, keyring, name)?;
+    config
+        .resolve(name, env, base)
+        .map_err(|e| anyhow::anyhow!("Error loading config: {e}"))
+}
 
-    pub fn token(&self) -> Option<&str> {
-        self.session_token
-            .as_ref()
-            .map(|t| t.expose_secret())
-            .filter(|t| !t.is_empty())
+/// A profile is usable if the config has a section for it or the keyring holds long-term
+/// credentials under exactly that name.
+pub fn ensure_profile_exists(
+    config: &crate::config::ConfigFile,
+    keyring: &dyn crate::keyring::Keyring,
+    profile: &str,
+) -> anyhow::Result<()> {
+    if config.has_profile(profile) || crate::store::CredentialStore::new(keyring).has(profile)? {
+        return Ok(());
     }
+    anyhow::bail!(
+        "profile '{profile}' not found in ~/.aws/config and no stored credentials exist for it"
+    )
 }
 
 /// Everything needed to get credentials for one resolved profile.
@@ -49,23 +60,57 @@ pub struct Request<'a> {
     pub options: chain::Options,
     pub mfa: &'a crate::mfa::MfaSource,
     pub env: &'a crate::config::Env,
+    /// How an IAM Identity Center login may interact with the user, if one is needed.
+    pub sso_login: sso::LoginOptions,
 }
 
-/// Plan and retrieve the credentials for a profile (the whole chain of compat §3).
+impl<'a> Request<'a> {
+    /// A request with the default options (sessions allowed, cache on, browser login).
+    pub fn new(
+        profile: &'a crate::config::ProfileConfig,
+        keyring: &'a dyn crate::keyring::Keyring,
+        mfa: &'a crate::mfa::MfaSource,
+        env: &'a crate::config::Env,
+    ) -> Self {
+        Request {
+            profile,
+            keyring,
+            options: chain::Options::default(),
+            mfa,
+            env,
+            sso_login: sso::LoginOptions::default(),
+        }
+    }
+
+    /// The plan for this request (pure: reads only the keyring's key list).
+    pub fn plan(&self) -> anyhow::Result<chain::Plan> {
+        let stored = self.keyring.keys()?;
+        Ok(chain::plan(self.profile, &stored, &self.options)?)
+    }
+
+    /// The executor that runs this request's plans through the session cache.
+    pub fn executor(&self) -> cached::Executor<'a> {
+        cached::Executor {
+            keyring: self.keyring,
+            mfa: self.mfa,
+            min_ttl: crate::config::min_ttl(self.env),
+            lock_dir: match lock::lock_dir(self.env) {
+                Ok(dir) => Some(dir),
+                Err(e) => {
+                    crate::debug!(
+                        "no cross-process lock directory ({e}); refreshing without a lock"
+                    );
+                    None
+                }
+            },
+            sso_login: self.sso_login,
+            calls: &cached::Live,
+        }
+    }
+}
+
+/// Plan and retrieve the credentials for a profile (the whole chain).
 pub fn retrieve(req: &Request<'_>) -> anyhow::Result<Credentials> {
-    let stored = req.keyring.keys()?;
-    let plan = chain::plan(req.profile, &stored, &req.options)?;
-    let executor = cached::Executor {
-        keyring: req.keyring,
-        mfa: req.mfa,
-        min_ttl: crate::config::min_ttl(req.env),
-        lock_dir: match lock::lock_dir(req.env) {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                crate::debug!("no cross-process lock directory ({e}); refreshing without a lock");
-                None
-            }
-        },
-    };
-    executor.retrieve(&plan)
+    let plan = req.plan()?;
+    req.executor().retrieve(&plan)
 }

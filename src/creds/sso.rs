@@ -9,7 +9,6 @@
 //! 2. `GetRoleCredentials`. A 401 with a token that did not come from a fresh login drops that
 //!    token and logs in again, once.
 use std::path::Path;
-use std::sync::Mutex;
 
 use anyhow::{anyhow, Context};
 use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
@@ -29,30 +28,14 @@ pub const REFRESH_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 /// A cached client registration is reused while it has at least this long to live.
 const CLIENT_WINDOW: SignedDuration = SignedDuration::from_hours(1);
 
-/// How a login may interact with the user; set once by the command (`exec`, `export`,
-/// `login`) before credentials are retrieved.
+/// How a login may interact with the user: chosen by the command (`--stdout`,
+/// `--use-device-code`) and carried in the credential request down to here.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoginOptions {
     /// `--stdout`: print the URL, never open a browser (implies the device-code flow).
     pub use_stdout: bool,
     /// `--use-device-code`: the device-code flow instead of PKCE.
     pub use_device_code: bool,
-}
-
-static LOGIN_OPTIONS: Mutex<LoginOptions> = Mutex::new(LoginOptions {
-    use_stdout: false,
-    use_device_code: false,
-});
-
-/// Set the login options for this process (see [`LoginOptions`]).
-pub fn set_login_options(o: LoginOptions) {
-    if let Ok(mut g) = LOGIN_OPTIONS.lock() {
-        *g = o;
-    }
-}
-
-fn login_options() -> LoginOptions {
-    LOGIN_OPTIONS.lock().map(|g| *g).unwrap_or_default()
 }
 
 /// One SSO role (the fields of `Base::Sso`).
@@ -80,6 +63,7 @@ pub fn role_credentials(
     keyring: &dyn Keyring,
     role: &Role<'_>,
     lock_dir: Option<&Path>,
+    login: LoginOptions,
 ) -> anyhow::Result<Credentials> {
     let missing = |key: &str| {
         anyhow!(
@@ -118,6 +102,7 @@ pub fn role_credentials(
         role,
         target: &target,
         lock_dir,
+        login,
     };
     let p = role.profile;
 
@@ -151,28 +136,13 @@ impl std::fmt::Display for RoleError {
     }
 }
 
-/// An SSO portal client for `region` (no SigV4: the bearer token authenticates).
-pub fn sso_client(region: &str, endpoint_url: Option<&str>) -> aws_sdk_sso::Client {
-    use aws_sdk_sso::config::{BehaviorVersion, Region};
-    let mut b = aws_sdk_sso::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .http_client(crate::aws::http_client())
-        .timeout_config(sso_login::timeout_config())
-        .retry_config(sso_login::retry_config());
-    if let Some(url) = endpoint_url {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_sso::Client::from_conf(b.build())
-}
-
 fn get_role_credentials(
     t: &Target<'_>,
     token: &SecretString,
     account: &str,
     role_name: &str,
 ) -> Result<Credentials, RoleError> {
-    let client = sso_client(t.region, t.endpoint_url);
+    let client = crate::aws::sso_client(t.region, t.endpoint_url);
     let url = crate::aws::CallUrl::default();
     let res = crate::aws::block_on(
         client
@@ -239,6 +209,7 @@ struct Tokens<'a> {
     role: &'a Role<'a>,
     target: &'a Target<'a>,
     lock_dir: Option<&'a Path>,
+    login: LoginOptions,
 }
 
 impl Tokens<'_> {
@@ -339,7 +310,7 @@ impl Tokens<'_> {
     }
 
     fn refresh(&self, refresh_token: &SecretString) -> anyhow::Result<SecretString> {
-        let client = sso_login::oidc_client(self.target.region, self.target.endpoint_url);
+        let client = crate::aws::oidc_client(self.target.region, self.target.endpoint_url);
         let mut last = anyhow!("no client registration to refresh the SSO token with");
         for flow in [Flow::Pkce, Flow::Device] {
             let key = oidc::client_key(flow.name(), self.target.start_url);
@@ -379,7 +350,7 @@ impl Tokens<'_> {
     }
 
     fn login(&self) -> anyhow::Result<SecretString> {
-        let opts = login_options();
+        let opts = self.login;
         let browser = !opts.use_stdout && sso_login::browser_available();
         let flow = if opts.use_device_code || !browser {
             Flow::Device
@@ -391,7 +362,7 @@ impl Tokens<'_> {
             self.target.start_url,
             flow.name()
         );
-        let client = sso_login::oidc_client(self.target.region, self.target.endpoint_url);
+        let client = crate::aws::oidc_client(self.target.region, self.target.endpoint_url);
         let key = oidc::client_key(flow.name(), self.target.start_url);
         let reg = match self.registration(&key) {
             Some(reg) => reg,
@@ -411,8 +382,11 @@ impl Tokens<'_> {
         })
         .map_err(|e| {
             // A registration the service no longer accepts is dropped for next time.
-            let text = format!("{e:#}");
-            if text.contains("InvalidClientException") || text.contains("UnauthorizedClient") {
+            let rejected = e.chain().any(|c| {
+                c.downcast_ref::<sso_login::OidcError>()
+                    .is_some_and(sso_login::OidcError::rejects_client)
+            });
+            if rejected {
                 let _ = self.store().remove_client(&key);
             }
             e

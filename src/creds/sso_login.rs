@@ -61,32 +61,6 @@ pub struct NewToken {
     pub expires: Timestamp,
 }
 
-/// An SSO-OIDC client for `region`, sharing the process-wide HTTP client (no SigV4 needed).
-pub fn oidc_client(region: &str, endpoint_url: Option<&str>) -> aws_sdk_ssooidc::Client {
-    use aws_sdk_ssooidc::config::{BehaviorVersion, Region};
-    let mut b = aws_sdk_ssooidc::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .http_client(crate::aws::http_client())
-        .timeout_config(timeout_config())
-        .retry_config(retry_config());
-    if let Some(url) = endpoint_url {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_ssooidc::Client::from_conf(b.build())
-}
-
-pub(crate) fn timeout_config() -> aws_smithy_types::timeout::TimeoutConfig {
-    aws_smithy_types::timeout::TimeoutConfig::builder()
-        .connect_timeout(crate::aws::CONNECT_TIMEOUT)
-        .operation_timeout(crate::aws::OPERATION_TIMEOUT)
-        .build()
-}
-
-pub(crate) fn retry_config() -> aws_smithy_types::retry::RetryConfig {
-    aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(crate::aws::MAX_ATTEMPTS)
-}
-
 /// The SSO-OIDC endpoint base URL (also the base of the PKCE authorization page).
 fn oidc_base(t: &Target<'_>) -> String {
     match t.endpoint_url.filter(|u| !u.is_empty()) {
@@ -109,7 +83,29 @@ fn sdk_err<E>(
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    anyhow!(crate::aws::describe_error(op, e, Some(&oidc_base(t))))
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    anyhow::Error::new(OidcError {
+        code: e.code().map(str::to_string),
+        message: crate::aws::describe_error(op, e, Some(&oidc_base(t))),
+    })
+}
+
+/// An SSO-OIDC call that failed, with the service's error code when it sent one.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct OidcError {
+    pub code: Option<String>,
+    message: String,
+}
+
+impl OidcError {
+    /// Whether the service no longer accepts the client registration used for the call.
+    pub fn rejects_client(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("InvalidClientException" | "UnauthorizedClientException")
+        )
+    }
 }
 
 /// RegisterClient for `flow`. Scopes (when configured) are what make the service issue refresh

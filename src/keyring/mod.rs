@@ -62,54 +62,158 @@ pub trait Keyring {
     fn keys(&self) -> Result<Vec<String>>;
 }
 
-/// The backends this build knows, in the order the platform would prefer them.
-/// Backends without an implementation here are reserved so that the flag surface and the error
-/// messages are final.
-pub const ALL_BACKENDS: &[&str] = &[
-    "secret-service",
-    "kwallet",
-    "keyctl",
-    "pass",
-    "passage",
-    "keychain",
-    "wincred",
-    "file",
-    "op-connect",
-    "op",
-    "op-desktop",
+/// One keyring backend as the command line knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Backend {
+    pub name: &'static str,
+    /// Compiled into this build and usable on this platform.
+    pub available: bool,
+    /// Tried when no backend is named. `keyctl` is not: the kernel keyring does not survive a
+    /// reboot, so it is never a sensible place for long-term keys unless asked for.
+    pub auto: bool,
+}
+
+const LINUX: bool = cfg!(target_os = "linux");
+const UNIX: bool = cfg!(unix);
+
+/// Every backend name the Go tool knows, in this platform's order of preference. The one table
+/// behind selection, `--backend` validation, the help text and the "not in this build"
+/// message; names without an implementation here are reserved so that the flag surface and
+/// the error messages are final.
+pub const BACKENDS: &[Backend] = &[
+    Backend {
+        name: "secret-service",
+        available: LINUX,
+        auto: true,
+    },
+    Backend {
+        name: "kwallet",
+        available: LINUX,
+        auto: true,
+    },
+    Backend {
+        name: "keyctl",
+        available: LINUX,
+        auto: false,
+    },
+    Backend {
+        name: "pass",
+        available: UNIX,
+        auto: true,
+    },
+    Backend {
+        name: "passage",
+        available: UNIX,
+        auto: true,
+    },
+    Backend {
+        name: "keychain",
+        available: false,
+        auto: true,
+    },
+    Backend {
+        name: "wincred",
+        available: false,
+        auto: true,
+    },
+    Backend {
+        name: "file",
+        available: true,
+        auto: true,
+    },
+    Backend {
+        name: "op-connect",
+        available: false,
+        auto: false,
+    },
+    Backend {
+        name: "op",
+        available: false,
+        auto: false,
+    },
+    Backend {
+        name: "op-desktop",
+        available: false,
+        auto: false,
+    },
 ];
 
 /// Backends compiled into this build and usable on this platform, in the platform's order of
-/// preference (compat §4.6).
+/// preference.
 pub fn available_backends() -> Vec<&'static str> {
-    if cfg!(target_os = "linux") {
-        vec![
-            "secret-service",
-            "kwallet",
-            "keyctl",
-            "pass",
-            "passage",
-            "file",
-        ]
-    } else if cfg!(unix) {
-        vec!["pass", "passage", "file"]
-    } else {
-        vec!["file"]
-    }
-}
-
-/// The order tried when no backend is named. `keyctl` is left out: the kernel keyring does not
-/// survive a reboot, so it is never a sensible place for long-term keys unless asked for. `file`
-/// always opens and is the last resort.
-pub fn default_order() -> Vec<&'static str> {
-    available_backends()
-        .into_iter()
-        .filter(|b| *b != "keyctl")
+    BACKENDS
+        .iter()
+        .filter(|b| b.available)
+        .map(|b| b.name)
         .collect()
 }
 
+/// The order tried when no backend is named; `file` always opens and is the last resort.
+pub fn default_order() -> Vec<&'static str> {
+    BACKENDS
+        .iter()
+        .filter(|b| b.available && b.auto)
+        .map(|b| b.name)
+        .collect()
+}
+
+/// Check a `--backend` value: `Ok` with its canonical name when this build has it.
+pub fn check_name(name: &str) -> std::result::Result<&'static str, OpenError> {
+    let available = available_backends();
+    if let Some(&b) = available.iter().find(|b| **b == name) {
+        return Ok(b);
+    }
+    let known = BACKENDS.iter().any(|b| b.name == name);
+    let available = available.join(", ");
+    Err(if known {
+        OpenError::NotInThisBuild {
+            name: name.to_string(),
+            available,
+        }
+    } else {
+        OpenError::Unknown {
+            name: name.to_string(),
+            available,
+        }
+    })
+}
+
+/// The paragraph `aws-vault --help` ends with: which backends this build has and how one is
+/// chosen.
+pub fn help_text() -> String {
+    let auto: Vec<&str> = default_order()
+        .into_iter()
+        .filter(|b| *b != "file")
+        .collect();
+    let manual: Vec<&str> = BACKENDS
+        .iter()
+        .filter(|b| b.available && !b.auto)
+        .map(|b| b.name)
+        .collect();
+    let mut text = format!(
+        "Keyring backends in this build: {}.",
+        available_backends().join(", ")
+    );
+    if auto.is_empty() {
+        text.push_str(" Long-term keys live in the encrypted file backend");
+    } else {
+        text.push_str(&format!(
+            " Without --backend the first of {} that can open is used, else the encrypted file backend",
+            auto.join(", ")
+        ));
+    }
+    text.push_str(
+        " under ~/.awsvault/keys (set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt); --debug shows why a backend was skipped.",
+    );
+    for m in manual {
+        text.push_str(&format!(" {m} is used only when named."));
+    }
+    text
+}
+
 /// Settings every backend may read (from the global flags and their environment variables).
-#[derive(Debug, Clone, Default)]
+/// `Debug` redacts the passphrase.
+#[derive(Clone, Default)]
 pub struct Config {
     /// `--backend` / `AWS_VAULT_BACKEND`; `None` means "pick the first that opens".
     pub backend: Option<String>,
@@ -128,6 +232,26 @@ pub struct Config {
     pub keyctl_scope: Option<String>,
 }
 
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("backend", &self.backend)
+            .field("file_dir", &self.file_dir)
+            .field(
+                "file_passphrase",
+                &self.file_passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("home", &self.home)
+            .field("keychain_name", &self.keychain_name)
+            .field("secret_service_collection", &self.secret_service_collection)
+            .field("pass_dir", &self.pass_dir)
+            .field("pass_cmd", &self.pass_cmd)
+            .field("pass_prefix", &self.pass_prefix)
+            .field("keyctl_scope", &self.keyctl_scope)
+            .finish()
+    }
+}
+
 /// Open the backend named in `cfg` (or the first usable one), as a boxed trait object.
 pub fn open(cfg: &Config) -> std::result::Result<Box<dyn Keyring>, OpenError> {
     open_named(cfg).map(|(_, k)| k)
@@ -144,22 +268,9 @@ pub fn open(cfg: &Config) -> std::result::Result<Box<dyn Keyring>, OpenError> {
 pub fn open_named(
     cfg: &Config,
 ) -> std::result::Result<(&'static str, Box<dyn Keyring>), OpenError> {
-    let available = available_backends();
     match &cfg.backend {
         Some(name) => {
-            let Some(&name) = available.iter().find(|b| **b == name.as_str()) else {
-                return Err(if ALL_BACKENDS.contains(&name.as_str()) {
-                    OpenError::NotInThisBuild {
-                        name: name.clone(),
-                        available: available.join(", "),
-                    }
-                } else {
-                    OpenError::Unknown {
-                        name: name.clone(),
-                        available: available.join(", "),
-                    }
-                });
-            };
+            let name = check_name(name)?;
             open_one(cfg, name, false)
                 .map(|k| (name, k))
                 .map_err(|reason| OpenError::Unavailable {
@@ -236,11 +347,11 @@ impl fmt::Display for OpenError {
         match self {
             OpenError::Unknown { name, available } => write!(
                 f,
-                "unknown keyring backend '{name}'; available backends: {available}"
+                "keyring backend '{name}' is not a known backend; available backends: {available}"
             ),
             OpenError::NotInThisBuild { name, available } => write!(
                 f,
-                "keyring backend '{name}' is not supported by this build of aws-vault; available backends: {available}"
+                "keyring backend '{name}' is not available in this build; available backends: {available}"
             ),
             OpenError::Unavailable { name, reason } => {
                 write!(f, "keyring backend '{name}' is not available: {reason}")

@@ -126,14 +126,13 @@ impl MfaSource {
     /// `exec --ecs-server`/`--ec2-server`; `stdout_is_terminal`: `isatty(stdout)`; `env`: the
     /// process environment as a map (for `PATH`, `YKMAN_*`, `AWS_VAULT_YKMAN_VERSION`).
     pub fn new(
-        mfa_token: Option<String>,
+        mfa_token: Option<Zeroizing<String>>,
         prompt: Option<String>,
         avoid_terminal: bool,
         stdout_is_terminal: bool,
         env: &BTreeMap<String, String>,
     ) -> MfaSource {
         let token = mfa_token
-            .map(Zeroizing::new)
             .filter(|t| !t.trim().is_empty())
             .map(|t| FixedToken(Zeroizing::new(t.trim().to_string())));
         MfaSource {

@@ -252,7 +252,7 @@ fn go_quote_escapes() {
 #[test]
 fn fixed_token_is_trimmed_reused_and_redacted() {
     let src = MfaSource::new(
-        Some(" 246810 ".to_string()),
+        Some(Zeroizing::new(" 246810 ".to_string())),
         None,
         false,
         true,
@@ -270,7 +270,13 @@ fn fixed_token_is_trimmed_reused_and_redacted() {
 
 #[test]
 fn empty_fixed_token_is_unset() {
-    let src = MfaSource::new(Some("  ".to_string()), None, false, true, &BTreeMap::new());
+    let src = MfaSource::new(
+        Some(Zeroizing::new("  ".to_string())),
+        None,
+        false,
+        true,
+        &BTreeMap::new(),
+    );
     assert!(!src.has_fixed_token());
     let err = src.code("arn:x", Some("exit 3")).unwrap_err().to_string();
     assert_eq!(err, "process provider: exit status 3");

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper::Request;
 
 use super::{Broker, Resp, Running, Target};
-use crate::creds::Credentials;
+use crate::credentials::Credentials;
 use crate::store::credentials::json_str;
 use crate::timefmt;
 

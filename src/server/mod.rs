@@ -23,6 +23,9 @@
 pub mod ec2;
 pub mod ecs;
 pub mod proxy;
+mod run;
+
+pub use run::{Mode, ServerRun};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -36,9 +39,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use jiff::Timestamp;
 
-use crate::config::{Env, ProfileConfig};
 use crate::creds::{self, chain, sts, Credentials};
-use crate::keyring::Keyring;
 use crate::mfa::MfaSource;
 
 /// Which credentials a request wants.
@@ -67,27 +68,18 @@ pub trait Fetch {
 /// The real fetcher: the profile's credential chain (with the session cache and its
 /// cross-process lock), plus AssumeRole for `/role-arn/<arn>`.
 pub struct ProfileFetcher<'a> {
-    pub profile: &'a ProfileConfig,
-    pub keyring: &'a dyn Keyring,
-    pub mfa: &'a MfaSource,
-    pub env: &'a Env,
-    pub options: chain::Options,
+    pub request: creds::Request<'a>,
 }
 
 impl Fetch for ProfileFetcher<'_> {
     fn fetch(&mut self, target: &Target) -> anyhow::Result<Credentials> {
-        let base = creds::retrieve(&creds::Request {
-            profile: self.profile,
-            keyring: self.keyring,
-            options: self.options.clone(),
-            mfa: self.mfa,
-            env: self.env,
-        })?;
+        let base = creds::retrieve(&self.request)?;
         let Target::Role(arn) = target else {
             return Ok(base);
         };
+        let profile = self.request.profile;
         // AssumeRole from session or role credentials is role chaining: AWS caps it at 1 h.
-        let mut duration = self.profile.assume_role_duration;
+        let mut duration = profile.assume_role_duration;
         if base.token().is_some() && duration > chain::ROLE_CHAINING_MAX {
             duration = chain::ROLE_CHAINING_MAX;
         }
@@ -96,13 +88,13 @@ impl Fetch for ProfileFetcher<'_> {
             duration,
             ..Default::default()
         };
-        let ep = crate::aws::Endpoint {
-            region: self.profile.region.clone(),
-            endpoint_url: self.profile.endpoint_url.clone(),
-            sts_regional_endpoints: self.profile.sts_regional_endpoints.clone(),
-        };
         crate::debug!("calling AssumeRole {arn} for the ECS server");
-        sts::assume_role(&ep, &base, &params, None)
+        sts::assume_role(
+            &crate::aws::Endpoint::from_profile(profile),
+            &base,
+            &params,
+            None,
+        )
     }
 }
 

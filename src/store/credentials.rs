@@ -2,7 +2,7 @@
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::creds::Credentials;
+use crate::credentials::Credentials;
 use crate::keyring::{self, Item, Keyring};
 use crate::timefmt::GO_ZERO_TIME;
 

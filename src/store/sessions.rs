@@ -10,7 +10,7 @@ use jiff::{tz::TimeZone, Timestamp};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::creds::Credentials;
+use crate::credentials::Credentials;
 use crate::keyring::{self, Item, Keyring};
 use crate::timefmt;
 

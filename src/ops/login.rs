@@ -19,7 +19,13 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use crate::creds::Credentials;
+use secrecy::SecretString;
+
+use crate::aws::Endpoint;
+use crate::config::ProfileConfig;
+use crate::credentials::Credentials;
+use crate::creds::chain::{Base, Hop, Plan};
+use crate::creds::sts;
 use crate::store::credentials::json_str;
 
 /// The environment variable that points the federation endpoint elsewhere.
@@ -308,6 +314,77 @@ pub fn open_in_browser(browser: Option<&str>, url: &str) -> anyhow::Result<()> {
     bail!("Failed to open the console in a browser ({last}); use --stdout to print the URL instead")
 }
 
+/// The credentials to sign in with, for a profile whose chain was `plan`: role, SSO and
+/// web-identity credentials as they are, anything else through GetFederationToken.
+pub fn console_credentials(
+    plan: &Plan,
+    profile: &ProfileConfig,
+    creds: Credentials,
+) -> anyhow::Result<Credentials> {
+    if usable_for_console(plan) {
+        Ok(creds)
+    } else {
+        federate_unless_role(profile, creds)
+    }
+}
+
+/// Role, SSO and web-identity credentials go to the console as they are (compat §3.8 step 3).
+pub fn usable_for_console(plan: &Plan) -> bool {
+    match plan.hops.last() {
+        Some(hop) => matches!(hop.what, Hop::AssumeRole { .. }),
+        None => matches!(plan.base.what, Base::Sso { .. } | Base::WebIdentity { .. }),
+    }
+}
+
+/// GetCallerIdentity decides: assumed-role credentials are used as they are; anything else
+/// (long-term IAM user keys) becomes a GetFederationToken session named after the IAM user.
+pub fn federate_unless_role(
+    profile: &ProfileConfig,
+    creds: Credentials,
+) -> anyhow::Result<Credentials> {
+    let ep = Endpoint::from_profile(profile);
+    let arn = sts::get_caller_identity(&ep, &creds)?;
+    if is_assumed_role_arn(&arn)? {
+        return Ok(creds);
+    }
+    let user = match crate::iam::get_user_name(&ep, &creds) {
+        Ok(u) => u,
+        // Without iam:GetUser the caller ARN still names an IAM user.
+        Err(e) => crate::iam::user_name_from_arn(&arn).ok_or(e)?,
+    };
+    crate::debug!("Using GetFederationToken for credentials");
+    sts::get_federation_token(
+        &ep,
+        &creds,
+        federation_name(&user),
+        profile.get_federation_token_duration,
+    )
+}
+
+/// Credentials from the environment when no profile is given: an access key
+/// (`AWS_ACCESS_KEY_ID` or `AWS_ACCESS_KEY`) and a secret (`AWS_SECRET_ACCESS_KEY` or
+/// `AWS_SECRET_KEY`), plus `AWS_SESSION_TOKEN` if set.
+pub fn env_credentials(env: &crate::config::Env) -> Option<Credentials> {
+    let get = |a: &str, b: &str| {
+        env.get(a)
+            .filter(|v| !v.is_empty())
+            .or_else(|| env.get(b).filter(|v| !v.is_empty()))
+            .cloned()
+    };
+    let id = get("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")?;
+    let secret = get("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")?;
+    let token = env
+        .get("AWS_SESSION_TOKEN")
+        .filter(|t| !t.is_empty())
+        .map(|t| SecretString::from(t.clone()));
+    Some(Credentials {
+        access_key_id: id,
+        secret_access_key: SecretString::from(secret),
+        session_token: token,
+        expires: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,5 +623,29 @@ mod tests {
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].last().unwrap(), url);
         assert_eq!(browser_commands(Some(" : "), url).len(), 1);
+    }
+
+    #[test]
+    fn environment_credentials() {
+        let env = |pairs: &[(&str, &str)]| -> crate::config::Env {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(env_credentials(&env(&[("AWS_ACCESS_KEY_ID", "A")])).is_none());
+        let c = env_credentials(&env(&[("AWS_ACCESS_KEY", "A"), ("AWS_SECRET_KEY", "S")])).unwrap();
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret(), c.token()),
+            ("A", "S", None)
+        );
+        let c = env_credentials(&env(&[
+            ("AWS_ACCESS_KEY_ID", "A"),
+            ("AWS_ACCESS_KEY", "B"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+            ("AWS_SESSION_TOKEN", "T"),
+        ]))
+        .unwrap();
+        assert_eq!((c.access_key_id.as_str(), c.token()), ("A", Some("T")));
     }
 }

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 
-use crate::creds::Credentials;
+use crate::aws::Endpoint;
+use crate::config::ProfileConfig;
+use crate::credentials::Credentials;
 use crate::keyring::Keyring;
 use crate::store::{CredentialStore, SessionStore};
 
@@ -19,6 +21,56 @@ use crate::store::{CredentialStore, SessionStore};
 pub trait KeyApi {
     fn create_access_key(&self, user: Option<&str>) -> anyhow::Result<Credentials>;
     fn delete_access_key(&self, access_key_id: &str, user: Option<&str>) -> anyhow::Result<()>;
+}
+
+/// Where the keys to rotate are: the first profile down the `source_profile` chain (the
+/// target first) that has long-term keys stored under its own name. The whole chain is
+/// searched, not only one level as in the Go tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The profile whose stored keys are rotated.
+    pub master: String,
+    /// Every profile of the chain, target first: their cached sessions are dropped afterwards.
+    pub chain: Vec<String>,
+    /// Whether a role is assumed anywhere on the chain (then IAM needs the user name).
+    pub role_involved: bool,
+}
+
+impl Source {
+    pub fn find(profile: &ProfileConfig, stored: &[String]) -> anyhow::Result<Source> {
+        let profiles: Vec<&ProfileConfig> =
+            std::iter::successors(Some(profile), |p| p.source.as_deref()).collect();
+        let chain: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+        let master = chain
+            .iter()
+            .find(|n| stored.contains(n))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "Error determining credential name for '{}': No master credentials found",
+                    profile.name
+                )
+            })?;
+        Ok(Source {
+            master,
+            chain,
+            role_involved: profiles.iter().any(|p| p.role_arn.is_some()),
+        })
+    }
+}
+
+/// The IAM user name of `master` keys: GetUser, and when that is denied, the user named by
+/// GetCallerIdentity (which needs no permission).
+pub fn user_name(ep: &Endpoint, master: &Credentials) -> anyhow::Result<String> {
+    match crate::iam::get_user_name(ep, master) {
+        Ok(u) => Ok(u),
+        Err(e) => {
+            crate::debug!("GetUser failed ({e}); trying GetCallerIdentity");
+            let arn = crate::creds::sts::get_caller_identity(ep, master).map_err(|_| e)?;
+            crate::iam::user_name_from_arn(&arn)
+                .ok_or_else(|| anyhow!("Couldn't determine current username from {arn}"))
+        }
+    }
 }
 
 /// IAM through the AWS SDK, signed with `creds`.

@@ -185,7 +185,7 @@ fn fail(out: &mut dyn Write, e: anyhow::Error, copy_error: bool) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::creds::Credentials;
+    use crate::credentials::Credentials;
     use crate::store::SessionStore;
     use crate::test_keyring::MemoryKeyring;
     use secrecy::SecretString;
