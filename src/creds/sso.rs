@@ -97,12 +97,17 @@ pub fn role_credentials(
         endpoint_url: role.endpoint_url.filter(|u| !u.is_empty()),
         scopes: &scopes,
     };
-    let tokens = Tokens {
+    let oidc = Oidc {
         keyring,
         role,
         target: &target,
+        options: login,
+    };
+    let tokens = Tokens {
+        keyring,
+        target: &target,
         lock_dir,
-        login,
+        calls: &oidc,
     };
     let p = role.profile;
 
@@ -206,10 +211,28 @@ fn get_role_credentials(
 /// Finding or making an access token for one start URL.
 struct Tokens<'a> {
     keyring: &'a dyn Keyring,
-    role: &'a Role<'a>,
     target: &'a Target<'a>,
     lock_dir: Option<&'a Path>,
-    login: LoginOptions,
+    calls: &'a dyn TokenCalls,
+}
+
+/// The side effects of getting a token, kept apart from the policy in [`Tokens::get`] (which
+/// token to trust, when to refresh, when to log in) so the policy is tested from a table.
+trait TokenCalls {
+    /// A new token from a refresh token.
+    fn refresh(&self, refresh_token: &SecretString) -> anyhow::Result<NewToken>;
+    /// A token the AWS CLI cached that is valid until at least `until`.
+    fn aws_cli_cache(&self, until: Timestamp) -> Option<OidcToken>;
+    /// A new token from an interactive login.
+    fn login(&self) -> anyhow::Result<NewToken>;
+}
+
+/// The real calls: SSO-OIDC through the AWS SDK, the AWS CLI's cache files.
+struct Oidc<'a> {
+    keyring: &'a dyn Keyring,
+    role: &'a Role<'a>,
+    target: &'a Target<'a>,
+    options: LoginOptions,
 }
 
 impl Tokens<'_> {
@@ -256,7 +279,7 @@ impl Tokens<'_> {
         }
         if let Some(t) = cached.filter(|_| rejected.is_none()) {
             if let Some(rt) = &t.refresh_token {
-                match self.refresh(rt) {
+                match self.calls.refresh(rt).and_then(|t| self.save(t)) {
                     Ok(fresh) => return Ok((fresh, Source::Keyring)),
                     Err(e) => crate::debug!("refreshing the SSO token failed: {e:#}"),
                 }
@@ -267,16 +290,11 @@ impl Tokens<'_> {
             let _ = self.store().remove(start_url);
         }
         if rejected.is_none() {
-            if let Some(home) = sso_cache::home_dir() {
-                let key = self.role.session.unwrap_or(start_url);
-                if let Some(t) =
-                    sso_cache::read(&home, key, start_url, Timestamp::now() + TOKEN_WINDOW)
-                {
-                    return Ok((t.access_token, Source::AwsCliCache));
-                }
+            if let Some(t) = self.calls.aws_cli_cache(Timestamp::now() + TOKEN_WINDOW) {
+                return Ok((t.access_token, Source::AwsCliCache));
             }
         }
-        let token = self.login()?;
+        let token = self.save(self.calls.login()?)?;
         Ok((token, Source::Fresh))
     }
 
@@ -308,8 +326,28 @@ impl Tokens<'_> {
             })?;
         Ok(token.access_token)
     }
+}
 
-    fn refresh(&self, refresh_token: &SecretString) -> anyhow::Result<SecretString> {
+impl Oidc<'_> {
+    /// A cached registration under `key` that still fits this target.
+    fn registration(&self, key: &str) -> Option<ClientRegistration> {
+        let reg = match OidcStore::new(self.keyring).get_client(key) {
+            Ok(r) => r?,
+            Err(e) => {
+                crate::debug!("reading the cached SSO-OIDC client failed: {e}");
+                return None;
+            }
+        };
+        let fits = reg.expires > Timestamp::now() + CLIENT_WINDOW
+            && reg.region == self.target.region
+            && reg.scopes == self.target.scopes
+            && reg.endpoint == self.target.endpoint_url.unwrap_or_default();
+        fits.then_some(reg)
+    }
+}
+
+impl TokenCalls for Oidc<'_> {
+    fn refresh(&self, refresh_token: &SecretString) -> anyhow::Result<NewToken> {
         let client = crate::aws::oidc_client(self.target.region, self.target.endpoint_url);
         let mut last = anyhow!("no client registration to refresh the SSO token with");
         for flow in [Flow::Pkce, Flow::Device] {
@@ -325,7 +363,7 @@ impl Tokens<'_> {
             )) {
                 Ok(t) => {
                     crate::debug!("refreshed the SSO token for {}", self.target.start_url);
-                    return self.save(t);
+                    return Ok(t);
                 }
                 Err(e) => last = e,
             }
@@ -333,24 +371,14 @@ impl Tokens<'_> {
         Err(last)
     }
 
-    /// A cached registration under `key` that still fits this target.
-    fn registration(&self, key: &str) -> Option<ClientRegistration> {
-        let reg = match self.store().get_client(key) {
-            Ok(r) => r?,
-            Err(e) => {
-                crate::debug!("reading the cached SSO-OIDC client failed: {e}");
-                return None;
-            }
-        };
-        let fits = reg.expires > Timestamp::now() + CLIENT_WINDOW
-            && reg.region == self.target.region
-            && reg.scopes == self.target.scopes
-            && reg.endpoint == self.target.endpoint_url.unwrap_or_default();
-        fits.then_some(reg)
+    fn aws_cli_cache(&self, until: Timestamp) -> Option<OidcToken> {
+        let home = sso_cache::home_dir()?;
+        let key = self.role.session.unwrap_or(self.target.start_url);
+        sso_cache::read(&home, key, self.target.start_url, until)
     }
 
-    fn login(&self) -> anyhow::Result<SecretString> {
-        let opts = self.login;
+    fn login(&self) -> anyhow::Result<NewToken> {
+        let opts = self.options;
         let browser = !opts.use_stdout && sso_login::browser_available();
         let flow = if opts.use_device_code || !browser {
             Flow::Device
@@ -368,7 +396,7 @@ impl Tokens<'_> {
             Some(reg) => reg,
             None => {
                 let reg = crate::aws::block_on(sso_login::register(&client, flow, self.target))?;
-                if let Err(e) = self.store().set_client(&key, &reg) {
+                if let Err(e) = OidcStore::new(self.keyring).set_client(&key, &reg) {
                     crate::debug!("cannot cache the SSO-OIDC client registration: {e}");
                 }
                 reg
@@ -387,11 +415,11 @@ impl Tokens<'_> {
                     .is_some_and(sso_login::OidcError::rejects_client)
             });
             if rejected {
-                let _ = self.store().remove_client(&key);
+                let _ = OidcStore::new(self.keyring).remove_client(&key);
             }
             e
         })?;
-        self.save(t)
+        Ok(t)
     }
 }
 
@@ -425,5 +453,209 @@ pub fn sync_aws_cli_cache(keyring: &dyn Keyring, profile: &crate::config::Profil
             return;
         }
         p = c.source.as_deref();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The token policy of [`Tokens::get`], table-driven: what is in the keyring, what the
+    //! calls would answer, and which source the token must come from.
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::test_keyring::MemoryKeyring;
+
+    const URL: &str = "https://example.awsapps.com/start";
+
+    /// Answers with fixed outcomes and records which calls were made.
+    struct Fake {
+        refresh_ok: bool,
+        cli_cache: bool,
+        made: RefCell<Vec<&'static str>>,
+    }
+
+    fn new_token(name: &str, minutes: i64, refresh: bool) -> NewToken {
+        NewToken {
+            access_token: SecretString::from(name.to_string()),
+            refresh_token: refresh.then(|| SecretString::from(format!("{name}-refresh"))),
+            token_type: "Bearer".into(),
+            expires: Timestamp::now() + SignedDuration::from_mins(minutes),
+        }
+    }
+
+    impl TokenCalls for Fake {
+        fn refresh(&self, _rt: &SecretString) -> anyhow::Result<NewToken> {
+            self.made.borrow_mut().push("refresh");
+            if self.refresh_ok {
+                Ok(new_token("refreshed", 480, true))
+            } else {
+                Err(anyhow!("invalid_grant"))
+            }
+        }
+        fn aws_cli_cache(&self, _until: Timestamp) -> Option<OidcToken> {
+            self.made.borrow_mut().push("cli-cache");
+            self.cli_cache.then(|| {
+                let t = new_token("from-cli", 60, false);
+                OidcToken {
+                    access_token: t.access_token,
+                    refresh_token: None,
+                    token_type: t.token_type,
+                    expires: t.expires,
+                }
+            })
+        }
+        fn login(&self) -> anyhow::Result<NewToken> {
+            self.made.borrow_mut().push("login");
+            Ok(new_token("logged-in", 480, true))
+        }
+    }
+
+    #[test]
+    fn token_policy_table() {
+        // (cached token: minutes left and whether it has a refresh token; refresh works;
+        //  AWS CLI cache has a token; the token was just rejected;
+        //  => token used, its source, the calls made)
+        type Case = (
+            Option<(i64, bool)>,
+            bool,
+            bool,
+            bool,
+            &'static str,
+            Source,
+            &'static [&'static str],
+        );
+        let cases: &[Case] = &[
+            // A valid token far from expiry is used as it is, with no call at all.
+            (
+                Some((120, true)),
+                true,
+                true,
+                false,
+                "cached",
+                Source::Keyring,
+                &[],
+            ),
+            (
+                Some((5, false)),
+                true,
+                true,
+                false,
+                "cached",
+                Source::Keyring,
+                &[],
+            ),
+            // Inside the refresh window with a refresh token: refreshed.
+            (
+                Some((10, true)),
+                true,
+                true,
+                false,
+                "refreshed",
+                Source::Keyring,
+                &["refresh"],
+            ),
+            // The refresh fails but the token still works: used, no login.
+            (
+                Some((10, true)),
+                false,
+                true,
+                false,
+                "cached",
+                Source::Keyring,
+                &["refresh"],
+            ),
+            // Expired and the refresh fails: the AWS CLI's token, then a login.
+            (
+                Some((-5, true)),
+                false,
+                true,
+                false,
+                "from-cli",
+                Source::AwsCliCache,
+                &["refresh", "cli-cache"],
+            ),
+            (
+                Some((-5, true)),
+                false,
+                false,
+                false,
+                "logged-in",
+                Source::Fresh,
+                &["refresh", "cli-cache", "login"],
+            ),
+            // Nothing cached anywhere: a login.
+            (
+                None,
+                true,
+                false,
+                false,
+                "logged-in",
+                Source::Fresh,
+                &["cli-cache", "login"],
+            ),
+            // The portal rejected the cached token: straight to a login, never the same token.
+            (
+                Some((120, true)),
+                true,
+                true,
+                true,
+                "logged-in",
+                Source::Fresh,
+                &["login"],
+            ),
+        ];
+        for (i, (cached, refresh_ok, cli_cache, rejected, want, source, calls)) in
+            cases.iter().enumerate()
+        {
+            let kr = MemoryKeyring::new();
+            if let Some((minutes, refresh)) = cached {
+                let t = new_token("cached", *minutes, *refresh);
+                let token = OidcToken {
+                    access_token: t.access_token,
+                    refresh_token: t.refresh_token,
+                    token_type: t.token_type,
+                    expires: t.expires,
+                };
+                OidcStore::new(&kr)
+                    .set(
+                        URL,
+                        &token,
+                        Timestamp::now() - SignedDuration::from_hours(1),
+                    )
+                    .unwrap();
+            }
+            let fake = Fake {
+                refresh_ok: *refresh_ok,
+                cli_cache: *cli_cache,
+                made: RefCell::new(Vec::new()),
+            };
+            let scopes = Vec::new();
+            let target = Target {
+                start_url: URL,
+                region: "us-east-1",
+                endpoint_url: None,
+                scopes: &scopes,
+            };
+            let tokens = Tokens {
+                keyring: &kr,
+                target: &target,
+                lock_dir: None,
+                calls: &fake,
+            };
+            let rejected_token = SecretString::from("cached".to_string());
+            let (token, got) = tokens
+                .get(rejected.then_some(&rejected_token))
+                .unwrap_or_else(|e| panic!("case {i}: {e:#}"));
+            assert_eq!(
+                (token.expose_secret(), got, fake.made.borrow().as_slice()),
+                (*want, *source, *calls),
+                "case {i}"
+            );
+            // Whatever came from a refresh or a login is what the keyring now holds.
+            if matches!(*want, "refreshed" | "logged-in") {
+                let stored = OidcStore::new(&kr).get_any(URL).unwrap().unwrap();
+                assert_eq!(stored.access_token.expose_secret(), *want, "case {i}");
+            }
+        }
     }
 }
