@@ -15,6 +15,16 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Long-term IAM user keys: no session token, no expiry.
+    pub fn long_term(access_key_id: impl Into<String>, secret: impl Into<String>) -> Credentials {
+        Credentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: SecretString::from(secret.into()),
+            session_token: None,
+            expires: None,
+        }
+    }
+
     pub fn secret(&self) -> &str {
         self.secret_access_key.expose_secret()
     }

@@ -1,7 +1,6 @@
 //! The IAM calls of `login` and `rotate`: GetUser (user-name discovery, compat §3.9),
 //! CreateAccessKey and DeleteAccessKey. Synchronous, one-line errors (see [`crate::aws::call`]).
 use anyhow::{anyhow, bail};
-use secrecy::SecretString;
 
 use crate::aws::{self, Endpoint, Service};
 use crate::credentials::Credentials;
@@ -65,12 +64,10 @@ pub fn create_access_key(
     if key.access_key_id().is_empty() || key.secret_access_key().is_empty() {
         bail!("{OP}: the response holds an incomplete AccessKey");
     }
-    Ok(Credentials {
-        access_key_id: key.access_key_id().to_string(),
-        secret_access_key: SecretString::from(key.secret_access_key().to_string()),
-        session_token: None,
-        expires: None,
-    })
+    Ok(Credentials::long_term(
+        key.access_key_id().to_string(),
+        key.secret_access_key(),
+    ))
 }
 
 /// IAM DeleteAccessKey (of `user`, else of the caller).

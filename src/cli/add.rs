@@ -1,7 +1,6 @@
 //! `aws-vault add <profile>`: store long-term credentials.
 use anyhow::bail;
 use clap::Args;
-use secrecy::SecretString;
 
 use super::{go_quote, CommandResult, Settings};
 use crate::config;
@@ -78,10 +77,5 @@ pub fn run(settings: &Settings, args: AddArgs) -> CommandResult {
 }
 
 fn credentials(id: String, secret: String) -> Credentials {
-    Credentials {
-        access_key_id: id.trim().to_string(),
-        secret_access_key: SecretString::from(secret.trim().to_string()),
-        session_token: None,
-        expires: None,
-    }
+    Credentials::long_term(id.trim().to_string(), secret.trim())
 }

@@ -380,15 +380,7 @@ region = eu-west-1
     fn keyring() -> MemoryKeyring {
         let kr = MemoryKeyring::new();
         crate::store::CredentialStore::new(&kr)
-            .set(
-                "base",
-                &Credentials {
-                    access_key_id: "AKIABASE".into(),
-                    secret_access_key: SecretString::from("s".to_string()),
-                    session_token: None,
-                    expires: None,
-                },
-            )
+            .set("base", &Credentials::long_term("AKIABASE", "s"))
             .unwrap();
         kr
     }

@@ -191,12 +191,7 @@ mod tests {
     use secrecy::SecretString;
 
     fn creds(id: &str) -> Credentials {
-        Credentials {
-            access_key_id: id.into(),
-            secret_access_key: SecretString::from(format!("secret-{id}")),
-            session_token: None,
-            expires: None,
-        }
+        Credentials::long_term(id, format!("secret-{id}"))
     }
 
     fn source() -> MemoryKeyring {

@@ -231,12 +231,7 @@ mod tests {
     use std::cell::RefCell;
 
     fn creds(id: &str, secret: &str) -> Credentials {
-        Credentials {
-            access_key_id: id.into(),
-            secret_access_key: SecretString::from(secret.to_string()),
-            session_token: None,
-            expires: None,
-        }
+        Credentials::long_term(id, secret)
     }
 
     /// A fake IAM: records calls; `delete_fails_for` keys fail to delete.

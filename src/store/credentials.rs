@@ -107,12 +107,7 @@ mod tests {
     use super::*;
 
     fn creds(id: &str, secret: &str) -> Credentials {
-        Credentials {
-            access_key_id: id.into(),
-            secret_access_key: SecretString::from(secret.to_string()),
-            session_token: None,
-            expires: None,
-        }
+        Credentials::long_term(id, secret)
     }
 
     #[test]
