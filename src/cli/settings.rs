@@ -121,6 +121,7 @@ impl Settings {
             home: home.clone(),
             keychain_name: pick(args.keychain, "AWS_VAULT_KEYCHAIN_NAME")
                 .unwrap_or_else(|| "aws-vault".into()),
+            biometrics: false,
             secret_service_collection: pick(
                 args.secret_service_collection,
                 "AWS_VAULT_SECRET_SERVICE_COLLECTION_NAME",
@@ -137,9 +138,11 @@ impl Settings {
                 SetupError::Usage(format!("invalid value '{t}' for --op-timeout: {e}"))
             })?;
         }
+        let mut keyring = keyring;
+        keyring.biometrics = args.biometrics;
         if !args.biometrics && !negated.contains("biometrics") {
             if let Some(v) = non_empty(&env, "AWS_VAULT_BIOMETRICS") {
-                parse_go_bool(&v).ok_or_else(|| {
+                keyring.biometrics = parse_go_bool(&v).ok_or_else(|| {
                     SetupError::Usage(format!(
                         "invalid value '{v}' in AWS_VAULT_BIOMETRICS: expected true or false"
                     ))

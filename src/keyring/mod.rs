@@ -8,6 +8,7 @@
 pub mod file;
 pub mod item;
 mod jwe;
+pub mod keychain;
 #[cfg(target_os = "linux")]
 pub mod keyctl;
 #[cfg(target_os = "linux")]
@@ -74,68 +75,28 @@ pub struct Backend {
 }
 
 const LINUX: bool = cfg!(target_os = "linux");
+const MACOS: bool = cfg!(target_os = "macos");
 const UNIX: bool = cfg!(unix);
 
-/// Every backend name the Go tool knows, in this platform's order of preference. The one table
-/// behind selection, `--backend` validation, the help text and the "not in this build"
-/// message; names without an implementation here are reserved so that the flag surface and
-/// the error messages are final.
+/// Every backend name the Go tool knows, in order of preference: only the available ones
+/// count on a platform, so the platform's own store comes first (`keychain` on macOS,
+/// `wincred` on Windows, `secret-service` on Linux), as in the Go tool. The one table behind
+/// selection, `--backend` validation, the help text and the "not in this build" message; names
+/// without an implementation here are reserved so that the flag surface and the error
+/// messages are final.
+#[rustfmt::skip]
 pub const BACKENDS: &[Backend] = &[
-    Backend {
-        name: "secret-service",
-        available: LINUX,
-        auto: true,
-    },
-    Backend {
-        name: "kwallet",
-        available: LINUX,
-        auto: true,
-    },
-    Backend {
-        name: "keyctl",
-        available: LINUX,
-        auto: false,
-    },
-    Backend {
-        name: "pass",
-        available: UNIX,
-        auto: true,
-    },
-    Backend {
-        name: "passage",
-        available: UNIX,
-        auto: true,
-    },
-    Backend {
-        name: "keychain",
-        available: false,
-        auto: true,
-    },
-    Backend {
-        name: "wincred",
-        available: false,
-        auto: true,
-    },
-    Backend {
-        name: "file",
-        available: true,
-        auto: true,
-    },
-    Backend {
-        name: "op-connect",
-        available: false,
-        auto: false,
-    },
-    Backend {
-        name: "op",
-        available: false,
-        auto: false,
-    },
-    Backend {
-        name: "op-desktop",
-        available: false,
-        auto: false,
-    },
+    Backend { name: "keychain", available: MACOS, auto: true },
+    Backend { name: "wincred", available: false, auto: true },
+    Backend { name: "secret-service", available: LINUX, auto: true },
+    Backend { name: "kwallet", available: LINUX, auto: true },
+    Backend { name: "keyctl", available: LINUX, auto: false },
+    Backend { name: "pass", available: UNIX, auto: true },
+    Backend { name: "passage", available: UNIX, auto: true },
+    Backend { name: "file", available: true, auto: true },
+    Backend { name: "op-connect", available: false, auto: false },
+    Backend { name: "op", available: false, auto: false },
+    Backend { name: "op-desktop", available: false, auto: false },
 ];
 
 /// Backends compiled into this build and usable on this platform, in the platform's order of
@@ -224,6 +185,8 @@ pub struct Config {
     /// The user's home directory, for `~/` expansion and defaults.
     pub home: std::path::PathBuf,
     pub keychain_name: String,
+    /// `--biometrics` / `AWS_VAULT_BIOMETRICS`: unlock the macOS keychain with Touch ID.
+    pub biometrics: bool,
     pub secret_service_collection: String,
     pub pass_dir: Option<String>,
     pub pass_cmd: Option<String>,
@@ -243,6 +206,7 @@ impl fmt::Debug for Config {
             )
             .field("home", &self.home)
             .field("keychain_name", &self.keychain_name)
+            .field("biometrics", &self.biometrics)
             .field("secret_service_collection", &self.secret_service_collection)
             .field("pass_dir", &self.pass_dir)
             .field("pass_cmd", &self.pass_cmd)
@@ -298,6 +262,8 @@ pub fn open_named(
 fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn Keyring>, String> {
     match name {
         "file" => Ok(Box::new(file::FileKeyring::new(cfg))),
+        #[cfg(target_os = "macos")]
+        "keychain" => Ok(Box::new(keychain::macos::KeychainKeyring::open(cfg)?)),
         #[cfg(target_os = "linux")]
         "secret-service" => Ok(Box::new(secret_service::SecretServiceKeyring::open(
             cfg, auto,
