@@ -369,12 +369,31 @@ fn pass_empty_prefix_lists_only_aws_vault_items() {
         env.contains("AWS_ACCESS_KEY_ID=AKIAGOWROTETHIS00000\n"),
         "{env}"
     );
-    // The unrelated entries are untouched.
+    // The unrelated entries are untouched, even when asked to remove one.
+    let line = s
+        .run(&["--backend=pass", "remove", "-f", "github.com"])
+        .fails();
+    assert!(line.contains("not an aws-vault item"), "{line}");
     assert_eq!(ps.show("github.com"), "hunter2\nuser: me\n");
 }
 
+/// An OIDC token item as the Go tool writes it, for `start_url`.
+fn go_oidc_item_json(start_url: &str) -> String {
+    let item = aws_vault::keyring::Item {
+        key: format!("oidc:{start_url}"),
+        data: zeroize::Zeroizing::new(b"{\"Token\":{}}".to_vec()),
+        label: format!("aws-vault oidc token for {start_url}"),
+        description: "aws-vault oidc token".into(),
+        ..Default::default()
+    };
+    String::from_utf8(item.to_json().to_vec()).unwrap()
+}
+
+/// The Go keyring names a pass entry `path.Join(prefix, key)`, which collapses the `//` of an
+/// SSO start URL: `oidc:https://h/start` lives in `<prefix>/oidc:https:/h/start.gpg`. Both tools
+/// must use that one entry, or neither sees the other's SSO token.
 #[test]
-fn pass_oidc_key_with_double_slash_round_trips() {
+fn pass_oidc_tokens_use_the_go_tool_entry_name() {
     use aws_vault::keyring::{self, Item};
     let ps = PassStore::start();
     let home = tempfile::tempdir().unwrap();
@@ -387,6 +406,18 @@ fn pass_oidc_key_with_double_slash_round_trips() {
         ..Default::default()
     };
     let kr = keyring::open(&cfg).expect("pass opens");
+
+    // A token the Go tool stored is found, and listed under its real key.
+    let go_url = "https://go.awsapps.com/start";
+    ps.insert(
+        "aws-vault/oidc:https:/go.awsapps.com/start",
+        &go_oidc_item_json(go_url),
+    );
+    let go_key = format!("oidc:{go_url}");
+    assert_eq!(kr.keys().unwrap(), vec![go_key.clone()]);
+    assert_eq!(kr.get(&go_key).unwrap().key, go_key);
+
+    // Ours lands where the Go tool looks.
     let item = Item {
         key: OIDC_KEY.into(),
         data: zeroize::Zeroizing::new(b"{\"Token\":{}}".to_vec()),
@@ -394,16 +425,219 @@ fn pass_oidc_key_with_double_slash_round_trips() {
         ..Default::default()
     };
     kr.set(&item).unwrap();
-    assert_eq!(kr.keys().unwrap(), vec![OIDC_KEY.to_string()]);
-    assert_eq!(kr.get(OIDC_KEY).unwrap().data.as_slice(), b"{\"Token\":{}}");
-    // Stored under a name that pass's path handling leaves alone.
     assert!(ps
         .store
-        .join("aws-vault/oidc:https:%2F%2Fexample.awsapps.com/start.gpg")
+        .join("aws-vault/oidc:https:/example.awsapps.com/start.gpg")
         .is_file());
-    kr.remove(OIDC_KEY).unwrap();
+    let shown = ps.show("aws-vault/oidc:https:/example.awsapps.com/start");
+    assert!(
+        shown.contains("\"Key\":\"oidc:https://example.awsapps.com/start\""),
+        "{shown}"
+    );
+    assert_eq!(
+        kr.keys().unwrap(),
+        vec![OIDC_KEY.to_string(), go_key.clone()]
+    );
+    assert_eq!(kr.get(OIDC_KEY).unwrap().data.as_slice(), b"{\"Token\":{}}");
+
+    // The cached client registration follows the same rule.
+    let client = "oidc:client:pkce:https://example.awsapps.com/start";
+    kr.set(&Item {
+        key: client.into(),
+        data: zeroize::Zeroizing::new(b"{}".to_vec()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(ps
+        .store
+        .join("aws-vault/oidc:client:pkce:https:/example.awsapps.com/start.gpg")
+        .is_file());
+    assert!(kr.keys().unwrap().contains(&client.to_string()));
+
+    for k in [OIDC_KEY, go_key.as_str(), client] {
+        kr.remove(k).unwrap();
+    }
     assert!(kr.keys().unwrap().is_empty());
     assert!(matches!(kr.get(OIDC_KEY), Err(keyring::Error::NotFound)));
+}
+
+/// The same entry naming on passage.
+#[test]
+fn passage_oidc_tokens_use_the_go_tool_entry_name() {
+    use aws_vault::keyring::{self, Item};
+    let ps = PassageStore::start();
+    let home = tempfile::tempdir().unwrap();
+    let wrapper = ps.dir.path().join("passage-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nPASSAGE_IDENTITIES_FILE='{}' exec '{}' \"$@\"\n",
+            ps.identities.display(),
+            ps.bin.join("passage").display()
+        ),
+    )
+    .unwrap();
+    make_executable(&wrapper);
+    let cfg = keyring::Config {
+        backend: Some("passage".into()),
+        pass_dir: Some(ps.store.display().to_string()),
+        pass_cmd: Some(wrapper.display().to_string()),
+        home: home.path().to_path_buf(),
+        ..Default::default()
+    };
+    let kr = keyring::open(&cfg).expect("passage opens");
+    let go_url = "https://go.awsapps.com/start";
+    age_encrypt(
+        &ps,
+        "oidc:https:/go.awsapps.com/start",
+        &go_oidc_item_json(go_url),
+    );
+    let go_key = format!("oidc:{go_url}");
+    assert_eq!(kr.keys().unwrap(), vec![go_key.clone()]);
+    assert_eq!(kr.get(&go_key).unwrap().key, go_key);
+    kr.set(&Item {
+        key: OIDC_KEY.into(),
+        data: zeroize::Zeroizing::new(b"{}".to_vec()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(ps
+        .store
+        .join("oidc:https:/example.awsapps.com/start.age")
+        .is_file());
+    assert!(ps
+        .show("oidc:https:/example.awsapps.com/start")
+        .contains("\"Key\":\"oidc:https://example.awsapps.com/start\""));
+}
+
+fn make_executable(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Write `<store>/<name>.age` the way any passage client would: age-encrypted to the store's
+/// recipients.
+fn age_encrypt(ps: &PassageStore, name: &str, content: &str) {
+    let out = ps.store.join(format!("{name}.age"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let mut c = std::process::Command::new("age")
+        .arg("-e")
+        .arg("-R")
+        .arg(ps.store.join(".age-recipients"))
+        .arg("-o")
+        .arg(&out)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success());
+}
+
+/// A `--pass-cmd` that appends its first argument (`show`, `insert`, `rm`) to `log` and then
+/// runs `real`: it counts how often aws-vault starts the program, i.e. decrypts.
+fn counting_pass_cmd(
+    dir: &std::path::Path,
+    real: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let log = dir.join("calls.log");
+    let cmd = dir.join("counting-pass");
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!/bin/sh\necho \"$1\" >>'{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&cmd);
+    (cmd, log)
+}
+
+/// Fill `dir` with `n` entries that are not aws-vault items: copies of one encrypted entry under
+/// many names, some in sub-folders, as in a real password store.
+fn unrelated_entries(template: &std::path::Path, dir: &std::path::Path, ext: &str, n: usize) {
+    for i in 0..n {
+        let name = if i % 3 == 0 {
+            format!("sites/site{i}.{ext}")
+        } else {
+            format!("password{i}.{ext}")
+        };
+        let to = dir.join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(template, to).unwrap();
+    }
+}
+
+/// The hot path must not decrypt the store: with no prefix, `export --no-session` for a profile
+/// with long-term keys starts `pass` exactly once (`show` of that profile's entry), however many
+/// other passwords the store holds.
+#[test]
+fn pass_export_without_prefix_decrypts_only_the_credential_item() {
+    let ps = PassStore::start();
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    ps.apply(&mut s);
+    s.run_env(
+        &["--backend=pass", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    ps.insert("template", "hunter2\nuser: me\n");
+    unrelated_entries(&ps.store.join("template.gpg"), &ps.store, "gpg", 20);
+    let (cmd, log) = counting_pass_cmd(ps.dir.path(), &stores::require("pass", "pass"));
+    let json = s
+        .run(&[
+            "--backend=pass",
+            &format!("--pass-cmd={}", cmd.display()),
+            "export",
+            "--no-session",
+            "--format=json",
+            "work",
+        ])
+        .ok()
+        .stdout;
+    assert!(json.contains(KEY_ID), "{json}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "show\n");
+}
+
+/// The same for passage.
+#[test]
+fn passage_export_without_prefix_decrypts_only_the_credential_item() {
+    let ps = PassageStore::start();
+    let mut s = Sandbox::with_config("[profile work]\nregion = eu-west-1\n");
+    ps.apply(&mut s);
+    s.run_env(
+        &["--backend=passage", "add", "--env", "work"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    age_encrypt(&ps, "template", "hunter2\n");
+    unrelated_entries(&ps.store.join("template.age"), &ps.store, "age", 20);
+    let (cmd, log) = counting_pass_cmd(ps.dir.path(), &ps.bin.join("passage"));
+    let json = s
+        .run(&[
+            "--backend=passage",
+            &format!("--pass-cmd={}", cmd.display()),
+            "export",
+            "--no-session",
+            "--format=json",
+            "work",
+        ])
+        .ok()
+        .stdout;
+    assert!(json.contains(KEY_ID), "{json}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "show\n");
 }
 
 #[test]

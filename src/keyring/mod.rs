@@ -59,8 +59,16 @@ pub trait Keyring {
     fn set(&self, item: &Item) -> Result<()>;
     /// Delete an item; [`Error::NotFound`] when the key is absent.
     fn remove(&self, key: &str) -> Result<()>;
-    /// Every key in the store, in the backend's order.
+    /// Every key in the store, in the backend's order. Cheap: it reads names only, never a
+    /// secret, because the credential hot path calls it on every run.
     fn keys(&self) -> Result<Vec<String>>;
+    /// Keep only the keys that are certainly aws-vault items, for showing or copying them
+    /// (`list`, `migrate-backend`). Backends whose namespace is aws-vault's alone return `keys`
+    /// unchanged; a store shared with unrelated secrets (a `pass` store without a prefix) has to
+    /// read each entry to tell, so this may be slow and must stay off the hot path.
+    fn retain_own(&self, keys: Vec<String>) -> Result<Vec<String>> {
+        Ok(keys)
+    }
 }
 
 /// One keyring backend as the command line knows it.

@@ -1,18 +1,19 @@
 //! The `pass` and `passage` backends (compat §4.7 `pass` / `passage`).
 //!
-//! Each item is one entry of a password store whose content is the Go Item JSON, so the Go tool
-//! and this one share entries. Entries are `<store>/<prefix>/<key>.gpg` (`.age` for passage);
-//! reads and writes go through the `pass`/`passage` program, listing walks the directory.
+//! Each item is one entry of a password store whose content is the Go Item JSON, and the entry
+//! name is the one the Go keyring library uses: `path.Join(prefix, key)`, i.e. the joined path
+//! *cleaned* (`//` collapsed, `.` segments dropped, `..` resolved). So the Go tool and this one
+//! share every entry, SSO tokens included: `oidc:https://h/start` is the entry
+//! `oidc:https:/h/start`. Reads and writes go through the `pass`/`passage` program; listing walks
+//! the directory and never decrypts, because the credential hot path lists on every run.
 //!
-//! Improvements over the Go backend (compat §7.18):
-//! * Keys containing `//` (OIDC start URLs) round-trip. The Go library cleans the entry path, so
-//!   `oidc:https://h/s` became `oidc:https:/h/s`. Here a `/` next to an empty path segment
-//!   (leading, doubled or trailing) is written as `%2F` (`oidc:https:%2F%2Fh/s`), a `.`/`..` path segment as `%2E`/`%2E%2E`, and a
-//!   `%` only where it would otherwise be misread (`%25`). Every other key — all profile names —
-//!   is stored exactly where the Go tool stores it.
-//! * With an empty `--pass-prefix` the whole store is walked, so each entry's content is read and
-//!   only aws-vault items (Item JSON whose `Key` is the entry's key) are listed; the user's other
-//!   passwords are never reported as credentials.
+//! Improvements over the Go backend (compat §7.18), neither of which changes where an item lives:
+//! * Listing gives an SSO token entry back its `://` (`oidc:https:/h/start` lists as
+//!   `oidc:https://h/start`), so `list` and `clear` recognise the token of a configured start URL.
+//! * With an empty `--pass-prefix` the whole store is aws-vault's namespace, shared with the
+//!   user's other passwords. Names alone cannot tell them apart, so [`Keyring::retain_own`]
+//!   (used by `list` and `migrate-backend`, never by `exec`/`export`) decrypts each candidate and
+//!   keeps only aws-vault items, and `remove` refuses to delete an entry that is not one.
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -133,15 +134,38 @@ impl PassKeyring {
         })
     }
 
-    /// The entry name (relative to the store) of a key.
-    fn entry(&self, key: &str) -> String {
-        let enc = encode_key(key);
+    /// Whether there is no prefix, so the store is shared with the user's other passwords.
+    fn shared(&self) -> bool {
+        self.prefix.trim_matches('/').is_empty()
+    }
+
+    /// The entry name (relative to the store) of a key: the Go library's `path.Join(prefix,
+    /// key)`, so both tools use the same entry. `None` for a key that names no entry inside the
+    /// store (empty, `.`, or climbing out with `..`).
+    fn entry(&self, key: &str) -> Option<String> {
         let prefix = self.prefix.trim_matches('/');
-        if prefix.is_empty() {
-            enc
+        let joined = if prefix.is_empty() {
+            go_clean(key)
         } else {
-            format!("{prefix}/{enc}")
+            go_clean(&format!("{prefix}/{key}"))
+        };
+        // A rooted name is relative to the store for pass and for the Go library alike.
+        let name = joined.trim_start_matches('/');
+        if name.is_empty() || name == "." || name == ".." || name.starts_with("../") {
+            return None;
         }
+        Some(name.to_string())
+    }
+
+    /// [`PassKeyring::entry`], or the error for a key that cannot be stored.
+    fn entry_for_write(&self, key: &str) -> Result<String> {
+        self.entry(key).ok_or_else(|| {
+            Error::Backend(format!(
+                "the key '{key}' cannot be stored in the {} store at {}: it names no entry inside it",
+                self.flavor.name(),
+                self.dir.display()
+            ))
+        })
     }
 
     fn run(&self, args: &[&OsStr], input: Option<&[u8]>) -> Result<std::process::Output> {
@@ -237,9 +261,23 @@ impl PassKeyring {
     }
 }
 
+impl PassKeyring {
+    /// Whether `entry` holds an aws-vault item: its Item JSON names a key that is stored at
+    /// exactly this entry. Decrypts the entry.
+    fn holds_our_item(&self, entry: &str) -> Result<bool> {
+        let bytes = self.show(entry)?;
+        Ok(match Item::from_json(&bytes) {
+            Ok(item) => self.entry(&item.key).as_deref() == Some(entry),
+            Err(_) => false,
+        })
+    }
+}
+
 impl Keyring for PassKeyring {
     fn get(&self, key: &str) -> Result<Item> {
-        let entry = self.entry(key);
+        let Some(entry) = self.entry(key) else {
+            return Err(Error::NotFound);
+        };
         if !self.entry_file(&entry).is_file() {
             return Err(Error::NotFound);
         }
@@ -251,7 +289,7 @@ impl Keyring for PassKeyring {
     }
 
     fn set(&self, item: &Item) -> Result<()> {
-        let entry = self.entry(&item.key);
+        let entry = self.entry_for_write(&item.key)?;
         let json = item.to_json();
         let out = self.run(
             &[
@@ -269,9 +307,19 @@ impl Keyring for PassKeyring {
     }
 
     fn remove(&self, key: &str) -> Result<()> {
-        let entry = self.entry(key);
+        let Some(entry) = self.entry(key) else {
+            return Err(Error::NotFound);
+        };
         if !self.entry_file(&entry).is_file() {
             return Err(Error::NotFound);
+        }
+        // Without a prefix the name may be one of the user's own passwords (`remove github.com`,
+        // or a name that happens to look like an old session key): never delete those.
+        if self.shared() && !self.holds_our_item(&entry)? {
+            return Err(Error::Backend(format!(
+                "{0} entry '{entry}' is not an aws-vault item, so aws-vault leaves it alone (delete it with `{0} rm {entry}` if you mean to)",
+                self.flavor.name()
+            )));
         }
         let out = self.run(
             &[OsStr::new("rm"), OsStr::new("-f"), OsStr::new(&entry)],
@@ -283,34 +331,54 @@ impl Keyring for PassKeyring {
         Ok(())
     }
 
+    /// The entry names under the prefix, as the Go library lists them (no decryption), with
+    /// SSO token names given back their `://` ([`listed_key`]).
     fn keys(&self) -> Result<Vec<String>> {
-        let names = self.walk();
-        if !self.prefix.trim_matches('/').is_empty() {
-            return Ok(names.iter().map(|n| decode_key(n)).collect());
+        Ok(self.walk().iter().map(|n| listed_key(n)).collect())
+    }
+
+    fn retain_own(&self, keys: Vec<String>) -> Result<Vec<String>> {
+        if !self.shared() {
+            return Ok(keys);
         }
-        // Empty prefix: the whole store. Keep only entries that are aws-vault items.
-        let mut keys = Vec::new();
-        for name in names {
-            let key = decode_key(&name);
-            match self.show(&name) {
-                Ok(bytes) => match Item::from_json(&bytes) {
-                    Ok(item) if is_our_item(&item.key, &key) => keys.push(key),
-                    _ => crate::debug!(
-                        "{}: entry {name} is not an aws-vault item, not listed",
-                        self.flavor.name()
-                    ),
-                },
-                Err(e) => crate::debug!("{}: entry {name} skipped: {e}", self.flavor.name()),
+        let mut own = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(entry) = self.entry(&key) else {
+                continue;
+            };
+            match self.holds_our_item(&entry) {
+                Ok(true) => own.push(key),
+                Ok(false) => crate::debug!(
+                    "{}: entry {entry} is not an aws-vault item, not listed",
+                    self.flavor.name()
+                ),
+                Err(e) => crate::debug!("{}: entry {entry} skipped: {e}", self.flavor.name()),
             }
         }
-        Ok(keys)
+        Ok(own)
     }
 }
 
-/// An entry is ours when the Item JSON names the entry's own key, or (for entries the Go tool
-/// wrote) the key the Go tool's path cleaning turned into this entry name.
-fn is_our_item(item_key: &str, listed: &str) -> bool {
-    item_key == listed || (!item_key.is_empty() && go_clean(item_key) == listed)
+/// The key an entry name (relative to the prefix) lists as: the name itself, except that an SSO
+/// token entry (`oidc:…`, `oidc:client:<flow>:…`) gets back the `//` after its URL scheme that
+/// path cleaning removed. A path never contains `//`, so the first `<scheme>:/` in such a name
+/// can only be a collapsed `<scheme>://`.
+fn listed_key(name: &str) -> String {
+    let Some(rest) = name.strip_prefix("oidc:") else {
+        return name.to_string();
+    };
+    let Some(colon) = rest.find(":/") else {
+        return name.to_string();
+    };
+    let scheme = rest[..colon].rsplit(':').next().unwrap_or("");
+    let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !is_scheme {
+        return name.to_string();
+    }
+    format!("oidc:{}/{}", &rest[..colon + 2], &rest[colon + 2..])
 }
 
 /// Go's `path.Clean` for a relative name: collapse `//`, drop `.` segments, resolve `..`, strip a
@@ -339,124 +407,86 @@ fn go_clean(p: &str) -> String {
     }
 }
 
-fn starts_with_escape(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 3
-        && b[0] == b'%'
-        && matches!(
-            (b[1], b[2].to_ascii_uppercase()),
-            (b'2', b'5') | (b'2', b'F') | (b'2', b'E')
-        )
-}
-
-/// Turn a key into an entry name that path cleaning leaves alone (see the module docs).
-pub fn encode_key(key: &str) -> String {
-    let segs: Vec<&str> = key.split('/').collect();
-    let mut out = String::with_capacity(key.len());
-    for (i, seg) in segs.iter().enumerate() {
-        if i > 0 {
-            // A separator survives cleaning only between two non-empty segments.
-            if segs[i - 1].is_empty() || seg.is_empty() {
-                out.push_str("%2F");
-            } else {
-                out.push('/');
-            }
-        }
-        match *seg {
-            "." => out.push_str("%2E"),
-            ".." => out.push_str("%2E%2E"),
-            s => {
-                let mut rest = s;
-                while let Some(c) = rest.chars().next() {
-                    if starts_with_escape(rest) {
-                        out.push_str("%25");
-                    } else {
-                        out.push(c);
-                    }
-                    rest = &rest[c.len_utf8()..];
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Reverse [`encode_key`]: `%25`, `%2F`, `%2E` (either case) become `%`, `/`, `.`.
-pub fn decode_key(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut rest = name;
-    while let Some(c) = rest.chars().next() {
-        if starts_with_escape(rest) {
-            out.push(match rest.as_bytes()[2].to_ascii_uppercase() {
-                b'5' => '%',
-                b'F' => '/',
-                _ => '.',
-            });
-            rest = &rest[3..];
-        } else {
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn store(prefix: &str) -> PassKeyring {
+        PassKeyring {
+            flavor: Flavor::Pass,
+            cmd: PathBuf::from("/nonexistent/pass"),
+            dir: PathBuf::from("/nonexistent/store"),
+            prefix: prefix.into(),
+        }
+    }
+
     #[test]
-    fn plain_keys_are_stored_where_go_stores_them() {
+    fn entries_are_named_like_the_go_library() {
+        let top = store("");
+        let sub = store("aws-vault/");
         for k in [
             "default",
             "prod-admin",
             "team/prod",
             "sts.GetSessionToken,cHJvZA,YXJuOmF3czppYW06OjEyMzQ1Njc4OTAxMjptZmEvam9u,1735689600",
             "a%b",
-            "100%",
         ] {
-            assert_eq!(encode_key(k), k);
-            assert_eq!(go_clean(&encode_key(k)), k);
-            assert_eq!(decode_key(&encode_key(k)), k);
+            assert_eq!(top.entry(k).unwrap(), k);
+            assert_eq!(sub.entry(k).unwrap(), format!("aws-vault/{k}"));
         }
+        // path.Join cleans: `//` collapses, `.` goes, `..` climbs, a trailing `/` goes.
+        for (k, want) in [
+            (
+                "oidc:https://x.awsapps.com/start",
+                "oidc:https:/x.awsapps.com/start",
+            ),
+            (
+                "oidc:https://x.awsapps.com/start/#/",
+                "oidc:https:/x.awsapps.com/start/#",
+            ),
+            (
+                "oidc:client:pkce:https://x.awsapps.com/start",
+                "oidc:client:pkce:https:/x.awsapps.com/start",
+            ),
+            ("a/./b", "a/b"),
+            ("a/../b", "b"),
+            ("/lead", "lead"),
+        ] {
+            assert_eq!(top.entry(k).unwrap(), want, "{k}");
+            assert_eq!(sub.entry(k).unwrap(), format!("aws-vault/{want}"), "{k}");
+        }
+        // `..` may leave the prefix (as in Go) but never the store.
+        assert_eq!(sub.entry("../x").unwrap(), "x");
+        for k in ["", ".", "..", "../x", "a/../.."] {
+            assert_eq!(top.entry(k), None, "{k}");
+        }
+        assert_eq!(sub.entry("../.."), None);
+        assert!(top.entry_for_write("..").is_err());
     }
 
     #[test]
-    fn awkward_keys_round_trip_and_survive_cleaning() {
-        for k in [
-            "oidc:https://example.awsapps.com/start",
-            "oidc:https://example.awsapps.com/start/",
-            "oidc:https://example.awsapps.com/start#/",
-            "/lead",
-            "trail/",
-            "a///b",
-            "//",
-            "/",
-            ".",
-            "..",
-            "a/./b",
-            "a/../b",
-            "lit%2Fslash",
-            "lit%25pct",
-            "lit%2e",
+    fn token_entries_list_under_their_real_key() {
+        for key in [
+            "oidc:https://x.awsapps.com/start",
+            "oidc:client:pkce:https://x.awsapps.com/start",
+            "oidc:client:device:https://x.awsapps.com/start",
         ] {
-            let enc = encode_key(k);
-            assert_eq!(go_clean(&enc), enc, "{k} -> {enc} is not clean");
-            assert_eq!(decode_key(&enc), k, "{k} -> {enc}");
+            let name = store("").entry(key).unwrap();
+            assert_eq!(listed_key(&name), key);
         }
-        assert_eq!(
-            encode_key("oidc:https://x.awsapps.com/start"),
-            "oidc:https:%2F%2Fx.awsapps.com/start"
-        );
-    }
-
-    #[test]
-    fn go_written_oidc_entries_are_recognised() {
-        let go_key = "oidc:https://x.awsapps.com/start";
-        // The Go tool stored it at the cleaned path, which lists as this key:
-        assert!(is_our_item(go_key, "oidc:https:/x.awsapps.com/start"));
-        assert!(is_our_item("default", "default"));
-        assert!(!is_our_item("", "github.com"));
-        assert!(!is_our_item("other", "github.com"));
+        for name in [
+            "default",
+            "team/prod",
+            "oidc:plain",
+            "oidc:a b:/c",
+            "sts.GetSessionToken,cHJvZA,,1735689600",
+        ] {
+            assert_eq!(listed_key(name), name);
+        }
+        // Listed keys lead back to their entry.
+        let top = store("");
+        for name in ["oidc:https:/x.awsapps.com/start", "team/prod"] {
+            assert_eq!(top.entry(&listed_key(name)).unwrap(), name);
+        }
     }
 }

@@ -18,9 +18,11 @@ impl<'a> CredentialStore<'a> {
         CredentialStore { keyring }
     }
 
-    /// Names of all stored long-term credentials, in keyring order.
+    /// Names of all stored long-term credentials, in keyring order, for listing: entries of a
+    /// shared store that are not aws-vault items are left out ([`Keyring::retain_own`]).
     pub fn names(&self) -> keyring::Result<Vec<String>> {
-        Ok(super::credential_names(&self.keyring.keys()?))
+        self.keyring
+            .retain_own(super::credential_names(&self.keyring.keys()?))
     }
 
     /// Whether credentials are stored under exactly `name` (compat §4.4: raw key list).
