@@ -28,6 +28,27 @@ complete -F _aws-vault_bash_autocomplete -o default aws-vault
 /// zsh runs the bash function through bashcompinit, as kingpin's zsh script does.
 const ZSH_PREAMBLE: &str = "#compdef aws-vault\nautoload -U compinit && compinit\nautoload -U bashcompinit && bashcompinit\n\n";
 
+/// fish: every candidate comes from `aws-vault --completion-bash <words so far>`, so fish
+/// completes exactly what bash and zsh complete (commands, flags, enum values, profiles).
+const FISH_SCRIPT: &str = r#"function __aws_vault_complete
+    set -l words (commandline -opc)
+    set -e words[1]
+    aws-vault --completion-bash $words (commandline -ct)
+end
+complete -c aws-vault -f -a '(__aws_vault_complete)'
+"#;
+
+/// PowerShell: the same call-back, through a native argument completer.
+const POWERSHELL_SCRIPT: &str = r#"Register-ArgumentCompleter -Native -CommandName aws-vault, aws-vault.exe -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() })
+    if ($wordToComplete -eq '') { $words += '' }
+    & aws-vault --completion-bash @words | Where-Object { $_ -like "$wordToComplete*" } | ForEach-Object {
+        [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
+    }
+}
+"#;
+
 /// Handle the completion flags if present in `args` (argv without the program name).
 /// Returns `None` when `args` is not a completion request.
 pub fn handle(
@@ -40,6 +61,12 @@ pub fn handle(
     }
     if args.iter().any(|a| a == "--completion-script-zsh") {
         return Some(format!("{ZSH_PREAMBLE}{BASH_SCRIPT}"));
+    }
+    if args.iter().any(|a| a == "--completion-script-fish") {
+        return Some(FISH_SCRIPT.to_string());
+    }
+    if args.iter().any(|a| a == "--completion-script-powershell") {
+        return Some(POWERSHELL_SCRIPT.to_string());
     }
     let pos = args.iter().position(|a| a == "--completion-bash")?;
     let words: Vec<&str> = args

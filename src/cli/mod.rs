@@ -12,6 +12,7 @@ mod exec;
 mod export;
 mod list;
 mod login;
+mod manual;
 mod migrate_backend;
 mod picker;
 mod proxy;
@@ -318,6 +319,14 @@ pub fn run(args: Vec<OsString>) -> i32 {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if words.iter().any(|w| w == "--help-man") {
+        print!("{}", manual::man_page(&definition));
+        return 0;
+    }
+    if words.iter().any(|w| w == "--help-long") {
+        eprint!("{}", manual::long_help(&definition));
+        return 0;
+    }
     if let Some(out) = completion::handle(&definition, &words, completion_profiles) {
         print!("{out}");
         return 0;
