@@ -19,6 +19,7 @@
 //! * [`mfa`] gets MFA codes: `--mfa-token`, `mfa_process`, terminal and GUI/ykman drivers.
 //! * [`aws`] builds AWS SDK clients, lazily (only paths that call AWS pay for TLS setup).
 //! * [`process`] builds the child environment and runs the child for `exec`.
+//! * [`gofmt`] writes the byte-exact Go formats: `encoding/json` strings, `%q`, time layouts.
 //! * [`login`] builds the console sign-in URL (every partition) and fetches the sign-in token;
 //!   [`rotate`] and [`migrate`] are the cores of `rotate` and `migrate-backend` (over the
 //!   `Keyring` trait, unit-tested with an in-memory keyring); [`iam`] holds the IAM calls.
@@ -27,6 +28,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod creds;
+pub mod gofmt;
 pub mod iam;
 pub mod keyring;
 pub mod log;
@@ -40,5 +42,3 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod test_keyring;
-pub mod text;
-pub mod timefmt;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 
 use crate::creds::Credentials;
-use crate::store::credentials::json_str;
+use crate::gofmt::json::quote as json_str;
 
 /// The environment variable that points the federation endpoint elsewhere.
 pub const FEDERATION_URL_ENV: &str = "AWS_VAULT_FEDERATION_URL";

@@ -3,7 +3,7 @@ use std::ffi::{OsStr, OsString};
 use std::process::Command;
 
 use crate::creds::Credentials;
-use crate::timefmt;
+use crate::gofmt::time as timefmt;
 
 /// Variables removed from the child's environment so that stale credentials or a profile
 /// selection from the parent cannot shadow the ones aws-vault provides (compat §1.4 step 9).

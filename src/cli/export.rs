@@ -8,9 +8,9 @@ use crate::config::{BaseValues, ProfileConfig};
 use std::io::IsTerminal;
 
 use crate::creds::{self, chain, Credentials};
+use crate::gofmt::time as timefmt;
 use crate::keyring::Keyring;
 use crate::mfa::MfaSource;
-use crate::timefmt;
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -187,7 +187,7 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> String {
             lines.iter().map(|l| format!("{prefix}{l}\n")).collect()
         }
         Format::Json => {
-            let q = crate::store::credentials::json_str;
+            let q = crate::gofmt::json::quote;
             let mut out = String::from("{\n  \"Version\": 1,\n");
             out.push_str(&format!("  \"AccessKeyId\": {},\n", q(&c.access_key_id)));
             out.push_str(&format!("  \"SecretAccessKey\": {}", q(c.secret())));

@@ -424,7 +424,7 @@ fn clap_error(e: clap::Error) -> i32 {
     }
 }
 
-pub use crate::text::go_quote;
+pub use crate::gofmt::quote::go_quote;
 
 #[cfg(test)]
 mod tests {

@@ -454,7 +454,7 @@ pub fn encode_file_name(key: &str) -> String {
 /// Inverse of [`encode_file_name`]: every `%XX` (hex, either case) becomes that byte; any other
 /// `%` is kept.
 pub fn decode_file_name(name: &str) -> Vec<u8> {
-    crate::text::unescape_hex(name, b'%')
+    crate::gofmt::quote::unescape_hex(name, b'%')
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use hyper::Request;
 
 use super::{Broker, Resp, Running, Target};
 use crate::creds::Credentials;
-use crate::store::credentials::json_str;
-use crate::timefmt;
+use crate::gofmt::json::quote as json_str;
+use crate::gofmt::time as timefmt;
 
 /// How long a request waits for a refresh before it is answered anyway: botocore gives the
 /// container endpoint 2 s per attempt (3 attempts, 1 s apart).
@@ -106,7 +106,7 @@ pub fn body(c: &Credentials) -> String {
     let exp = c
         .expires
         .map(timefmt::iso_utc)
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+        .unwrap_or_else(|| timefmt::GO_ZERO_TIME.into());
     format!(
         "{{\"AccessKeyId\":{},\"Expiration\":{},\"SecretAccessKey\":{},\"Token\":{}}}\n",
         json_str(&c.access_key_id),

@@ -501,7 +501,7 @@ pub fn random_token(n: usize) -> anyhow::Result<String> {
 
 /// Percent-decoding of a URL path (`%XX`; `+` stays `+`). Invalid escapes are kept as-is.
 pub fn percent_decode(path: &str) -> String {
-    String::from_utf8_lossy(&crate::text::unescape_hex(path, b'%')).into_owned()
+    String::from_utf8_lossy(&crate::gofmt::quote::unescape_hex(path, b'%')).into_owned()
 }
 
 #[cfg(test)]
