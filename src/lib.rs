@@ -37,6 +37,7 @@ pub mod mfa;
 pub mod migrate;
 pub mod process;
 pub mod prompt;
+pub mod random;
 pub mod rotate;
 pub mod server;
 pub mod store;

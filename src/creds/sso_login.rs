@@ -334,9 +334,9 @@ pub async fn pkce_flow(
     reg: &ClientRegistration,
     t: &Target<'_>,
 ) -> anyhow::Result<NewToken> {
-    let verifier = random_b64(32);
+    let verifier = SecretString::from(crate::random::token(32)?);
     let challenge = b64url(&Sha256::digest(verifier.expose_secret().as_bytes()));
-    let state = random_b64(16);
+    let state = SecretString::from(crate::random::token(16)?);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -480,12 +480,6 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn random_b64(n: usize) -> SecretString {
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; n]);
-    getrandom::fill(&mut buf).expect("the OS random number generator failed");
-    SecretString::from(b64url(&buf))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Browsers
 
@@ -612,13 +606,7 @@ mod tests {
     }
 
     #[test]
-    fn pkce_values_are_url_safe() {
-        let v = random_b64(32);
-        assert_eq!(v.expose_secret().len(), 43);
-        assert!(v
-            .expose_secret()
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    fn pkce_challenge_is_rfc7636() {
         // RFC 7636 appendix B.
         let challenge = b64url(&Sha256::digest(
             b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",

@@ -126,7 +126,7 @@ async fn handle(req: &Request<Incoming>, client: IpAddr, region: &str, broker: &
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u32>().ok())
                 .unwrap_or(21600);
-            let token = super::random_token(30).unwrap_or_else(|_| "aws-vault".into());
+            let token = crate::random::token(30).unwrap_or_else(|_| "aws-vault".into());
             let mut r = super::respond(200, text, token);
             r.headers_mut().insert(
                 "x-aws-ec2-metadata-token-ttl-seconds",
