@@ -296,7 +296,7 @@ impl Tokens<'_> {
             let _ = self.store().remove(start_url);
         }
         if rejected.is_none() {
-            if let Some(home) = sso_cache::home_dir() {
+            if let Some(home) = crate::config::home_dir(|v| std::env::var_os(v)) {
                 let key = self.role.session.unwrap_or(start_url);
                 if let Some(t) =
                     sso_cache::read(&home, key, start_url, Timestamp::now() + TOKEN_WINDOW)
@@ -439,7 +439,7 @@ pub fn sync_aws_cli_cache(keyring: &dyn Keyring, profile: &crate::config::Profil
                     return;
                 }
             };
-            let Some(home) = sso_cache::home_dir() else {
+            let Some(home) = crate::config::home_dir(|v| std::env::var_os(v)) else {
                 crate::debug!("no home directory; not writing the AWS CLI SSO cache");
                 return;
             };

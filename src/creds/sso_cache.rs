@@ -15,14 +15,6 @@ use sha1::{Digest, Sha1};
 
 use crate::store::oidc::OidcToken;
 
-/// The user's home directory as the AWS CLI sees it (`$HOME`, on Windows `%USERPROFILE%`).
-pub fn home_dir() -> Option<PathBuf> {
-    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
-    std::env::var_os(var)
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-}
-
 /// `<home>/.aws/sso/cache/<lowercase hex SHA-1 of key>.json`.
 pub fn cache_file(home: &Path, key: &str) -> PathBuf {
     let digest = Sha1::digest(key.as_bytes());
