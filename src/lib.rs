@@ -25,6 +25,7 @@
 //!   `Keyring` trait, unit-tested with an in-memory keyring); [`iam`] holds the IAM calls.
 
 pub mod aws;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod creds;

@@ -380,7 +380,7 @@ impl Tokens<'_> {
 
     fn login(&self) -> anyhow::Result<SecretString> {
         let opts = login_options();
-        let browser = !opts.use_stdout && sso_login::browser_available();
+        let browser = !opts.use_stdout && crate::browser::available(|v| std::env::var(v).ok());
         let flow = if opts.use_device_code || !browser {
             Flow::Device
         } else {

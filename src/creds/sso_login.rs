@@ -483,95 +483,11 @@ fn b64url(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Browsers
 
-/// The commands of `$BROWSER` (a `:`-separated list, as Python's `webbrowser` reads it).
-fn browser_env() -> Vec<String> {
-    std::env::var("BROWSER")
-        .unwrap_or_default()
-        .split(if cfg!(windows) { ';' } else { ':' })
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn env_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty())
-}
-
-/// Whether a browser can be opened on this machine: `$BROWSER` is set, or the platform opener
-/// can reach a display (not over SSH without one).
-pub fn browser_available() -> bool {
-    if !browser_env().is_empty() {
-        return true;
-    }
-    let ssh = env_set("SSH_CONNECTION") || env_set("SSH_TTY");
-    if cfg!(target_os = "macos") {
-        !ssh
-    } else if cfg!(windows) {
-        true
-    } else {
-        (env_set("DISPLAY") || env_set("WAYLAND_DISPLAY")) && which("xdg-open")
-    }
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-/// Open `url` with `$BROWSER` (each listed command in turn; `%s` is replaced by the URL, else
-/// the URL is appended) or the platform opener. The browser's output never reaches our stdout.
-pub fn open_url(url: &str) -> anyhow::Result<()> {
-    let mut candidates: Vec<Vec<String>> = browser_env()
-        .iter()
-        .map(|cmd| {
-            let mut parts: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
-            if parts.iter().any(|p| p.contains("%s")) {
-                for p in parts.iter_mut() {
-                    *p = p.replace("%s", url);
-                }
-            } else {
-                parts.push(url.to_string());
-            }
-            parts
-        })
-        .collect();
-    if candidates.is_empty() {
-        let opener: Vec<&str> = if cfg!(target_os = "macos") {
-            vec!["open"]
-        } else if cfg!(windows) {
-            vec!["rundll32", "url.dll,FileProtocolHandler"]
-        } else {
-            vec!["xdg-open"]
-        };
-        let mut c: Vec<String> = opener.into_iter().map(str::to_string).collect();
-        c.push(url.to_string());
-        candidates.push(c);
-    }
-    let mut last = String::from("no browser command");
-    for parts in candidates {
-        let Some((program, args)) = parts.split_first() else {
-            continue;
-        };
-        match std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-        {
-            Ok(mut child) => {
-                crate::debug!("opened the SSO page with {program}");
-                // Reap it in the background; its exit status does not matter.
-                std::thread::spawn(move || {
-                    let _ = child.wait();
-                });
-                return Ok(());
-            }
-            Err(e) => last = format!("{program}: {e}"),
-        }
-    }
-    Err(anyhow!(last))
+/// Open `url` with `$BROWSER` or the platform opener, without waiting for the browser: the
+/// PKCE flow serves its redirect while the browser runs.
+fn open_url(url: &str) -> Result<(), String> {
+    let browser = std::env::var("BROWSER").ok();
+    crate::browser::open(browser.as_deref(), url, crate::browser::Wait::ForStart)
 }
 
 #[cfg(test)]
