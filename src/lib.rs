@@ -19,15 +19,18 @@
 //! * [`mfa`] gets MFA codes: `--mfa-token`, `mfa_process`, terminal and GUI/ykman drivers.
 //! * [`aws`] builds AWS SDK clients, lazily (only paths that call AWS pay for TLS setup).
 //! * [`process`] builds the child environment and runs the child for `exec`.
+//! * [`gofmt`] writes the byte-exact Go formats: `encoding/json` strings, `%q`, time layouts.
 //! * [`login`] builds the console sign-in URL (every partition) and fetches the sign-in token;
 //!   [`rotate`] and [`migrate`] are the cores of `rotate` and `migrate-backend` (over the
 //!   `Keyring` trait, unit-tested with an in-memory keyring); [`iam`] holds the IAM calls.
 
 pub mod aws;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod creds;
+pub mod gofmt;
 pub mod iam;
 pub mod keyring;
 pub mod log;
@@ -35,9 +38,8 @@ pub mod mfa;
 pub mod ops;
 pub mod process;
 pub mod prompt;
+pub mod random;
 pub mod server;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod test_keyring;
-pub mod text;
-pub mod timefmt;

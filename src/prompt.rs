@@ -12,13 +12,53 @@ const TTY: &str = "/dev/tty";
 #[cfg(windows)]
 const TTY: &str = "CONIN$";
 
+/// The terminal could not be opened; keeps the operating system's error as its source.
+#[derive(Debug)]
+struct NoTerminal(io::Error);
+
+impl std::fmt::Display for NoTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no terminal to ask on ({TTY}: {}); run from a terminal or pass the value another way",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NoTerminal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 fn no_terminal(e: io::Error) -> io::Error {
-    io::Error::new(
-        e.kind(),
-        format!(
-            "no terminal to ask on ({TTY}: {e}); run from a terminal or pass the value another way"
-        ),
-    )
+    io::Error::new(e.kind(), NoTerminal(e))
+}
+
+/// Whether `e`, from a prompt of this module, means there is no terminal to ask on (rather
+/// than a failure while asking).
+pub fn is_no_terminal(e: &io::Error) -> bool {
+    let raw = match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<NoTerminal>())
+    {
+        Some(NoTerminal(os)) => os.raw_os_error(),
+        None => e.raw_os_error(),
+    };
+    #[cfg(unix)]
+    {
+        e.kind() == io::ErrorKind::NotFound
+            || matches!(
+                raw,
+                Some(libc::ENXIO) | Some(libc::ENOTTY) | Some(libc::ENODEV)
+            )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = raw;
+        e.kind() == io::ErrorKind::NotFound
+    }
 }
 
 /// Ask a question and read an echoed answer from the terminal, whitespace-trimmed.

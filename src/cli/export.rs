@@ -8,8 +8,8 @@ use zeroize::Zeroizing;
 use super::{picker, CommandResult, Settings};
 use crate::config::{BaseValues, ConfigFile};
 use crate::creds::{self, sso::LoginOptions, Resolved};
+use crate::gofmt::time as timefmt;
 use crate::keyring::Keyring;
-use crate::timefmt;
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -168,7 +168,7 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> Zeroizing<String> 
             }
         }
         Format::Json => {
-            let q = crate::store::credentials::json_str;
+            let q = crate::gofmt::json::quote;
             o.push_str("{\n  \"Version\": 1,\n");
             o.push_str("  \"AccessKeyId\": ");
             o.push_str(&q(&c.access_key_id));

@@ -285,12 +285,7 @@ fn program_name() -> String {
 /// Profile names for shell completion (the same list as `list --profiles`); none on error.
 fn completion_profiles() -> Vec<String> {
     let env: crate::config::Env = std::env::vars().collect();
-    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
-    let Some(home) = env
-        .get(var)
-        .filter(|h| !h.is_empty())
-        .map(std::path::PathBuf::from)
-    else {
+    let Some(home) = crate::config::home_dir(|v| env.get(v).cloned()) else {
         return Vec::new();
     };
     crate::config::ConfigFile::load(&crate::config::config_path(&env, &home))
@@ -426,7 +421,7 @@ fn clap_error(e: clap::Error) -> i32 {
     }
 }
 
-pub use crate::text::go_quote;
+pub use crate::gofmt::quote::go_quote;
 
 #[cfg(test)]
 mod tests {

@@ -107,7 +107,7 @@ impl Settings {
             keyring::check_name(b).map_err(|e| SetupError::Usage(e.to_string()))?;
         }
 
-        let home = home_dir(&env).ok_or_else(|| {
+        let home = config::home_dir(|v| env.get(v).cloned()).ok_or_else(|| {
             SetupError::Usage("cannot find the home directory: set HOME".to_string())
         })?;
 
@@ -211,9 +211,4 @@ impl Settings {
         crate::debug!("Using keyring backend {name}");
         Ok(kr)
     }
-}
-
-fn home_dir(env: &Env) -> Option<PathBuf> {
-    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
-    non_empty(env, var).map(PathBuf::from)
 }

@@ -39,6 +39,19 @@ pub type Env = std::collections::BTreeMap<String, String>;
 /// Default minimum remaining lifetime of a cached session (`AWS_MIN_TTL`).
 pub const DEFAULT_MIN_TTL: Duration = Duration::from_secs(5 * 60);
 
+/// The user's home directory as the Go tool and the AWS CLI see it: `$HOME` (on Windows
+/// `%USERPROFILE%`) when set and non-empty. `var` reads one variable, from an [`Env`] value or
+/// the process (`std::env::var_os`).
+pub fn home_dir<V: Into<std::ffi::OsString>>(
+    var: impl FnOnce(&str) -> Option<V>,
+) -> Option<PathBuf> {
+    let name = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    var(name)
+        .map(Into::into)
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
 /// `$AWS_CONFIG_FILE` if non-empty (verbatim, no `~` expansion), else `<home>/.aws/config`.
 pub fn config_path(env: &Env, home: &Path) -> PathBuf {
     match env.get("AWS_CONFIG_FILE") {

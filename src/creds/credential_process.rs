@@ -149,7 +149,7 @@ pub fn parse(cmd: &str, stdout: &[u8]) -> anyhow::Result<Credentials> {
 
     let expires = match expiration {
         None => None,
-        Some(s) => Some(crate::timefmt::parse_rfc3339(&s).ok_or_else(|| {
+        Some(s) => Some(crate::gofmt::time::parse_rfc3339(&s).ok_or_else(|| {
             anyhow!("invalid Expiration from command \"{cmd}\": not an RFC3339 time")
         })?),
     };

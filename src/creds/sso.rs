@@ -372,14 +372,14 @@ impl TokenCalls for Oidc<'_> {
     }
 
     fn aws_cli_cache(&self, until: Timestamp) -> Option<OidcToken> {
-        let home = sso_cache::home_dir()?;
+        let home = crate::config::home_dir(|v| std::env::var_os(v))?;
         let key = self.role.session.unwrap_or(self.target.start_url);
         sso_cache::read(&home, key, self.target.start_url, until)
     }
 
     fn login(&self) -> anyhow::Result<NewToken> {
         let opts = self.options;
-        let browser = !opts.use_stdout && sso_login::browser_available();
+        let browser = !opts.use_stdout && crate::browser::available(|v| std::env::var(v).ok());
         let flow = if opts.use_device_code || !browser {
             Flow::Device
         } else {
@@ -441,7 +441,7 @@ pub fn sync_aws_cli_cache(keyring: &dyn Keyring, profile: &crate::config::Profil
                     return;
                 }
             };
-            let Some(home) = sso_cache::home_dir() else {
+            let Some(home) = crate::config::home_dir(|v| std::env::var_os(v)) else {
                 crate::debug!("no home directory; not writing the AWS CLI SSO cache");
                 return;
             };

@@ -15,14 +15,6 @@ use sha1::{Digest, Sha1};
 
 use crate::store::oidc::OidcToken;
 
-/// The user's home directory as the AWS CLI sees it (`$HOME`, on Windows `%USERPROFILE%`).
-pub fn home_dir() -> Option<PathBuf> {
-    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
-    std::env::var_os(var)
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-}
-
 /// `<home>/.aws/sso/cache/<lowercase hex SHA-1 of key>.json`.
 pub fn cache_file(home: &Path, key: &str) -> PathBuf {
     let digest = Sha1::digest(key.as_bytes());
@@ -39,11 +31,11 @@ pub fn render(token: &OidcToken, now: Timestamp) -> String {
     let remaining = token.expires.as_second().saturating_sub(now.as_second());
     let expires_at = Timestamp::from_second(now.as_second().saturating_add(remaining.max(0)))
         .unwrap_or(token.expires);
-    let q = crate::store::credentials::json_str;
+    let q = crate::gofmt::json::quote;
     let mut out = format!(
         "{{\"accessToken\":{},\"expiresAt\":{}",
         q(token.access_token.expose_secret()),
-        q(&crate::timefmt::iso_utc(expires_at))
+        q(&crate::gofmt::time::iso_utc(expires_at))
     );
     if let Some(r) = &token.refresh_token {
         out.push_str(&format!(",\"refreshToken\":{}", q(r.expose_secret())));
@@ -154,7 +146,7 @@ fn parse(bytes: &[u8], start_url: &str) -> Result<OidcToken, String> {
         Some(head) => format!("{head}Z"),
         None => expires_at.clone(),
     };
-    let expires = crate::timefmt::parse_rfc3339(&normalized)
+    let expires = crate::gofmt::time::parse_rfc3339(&normalized)
         .ok_or_else(|| format!("invalid expiresAt {expires_at:?}"))?;
     Ok(OidcToken {
         access_token: SecretString::from(access),

@@ -330,9 +330,9 @@ pub async fn pkce_flow(
     reg: &ClientRegistration,
     t: &Target<'_>,
 ) -> anyhow::Result<NewToken> {
-    let verifier = random_b64(32);
+    let verifier = SecretString::from(crate::random::token(32)?);
     let challenge = b64url(&Sha256::digest(verifier.expose_secret().as_bytes()));
-    let state = random_b64(16);
+    let state = SecretString::from(crate::random::token(16)?);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -476,104 +476,14 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn random_b64(n: usize) -> SecretString {
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; n]);
-    getrandom::fill(&mut buf).expect("the OS random number generator failed");
-    SecretString::from(b64url(&buf))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Browsers
 
-/// The commands of `$BROWSER` (a `:`-separated list, as Python's `webbrowser` reads it).
-fn browser_env() -> Vec<String> {
-    std::env::var("BROWSER")
-        .unwrap_or_default()
-        .split(if cfg!(windows) { ';' } else { ':' })
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn env_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty())
-}
-
-/// Whether a browser can be opened on this machine: `$BROWSER` is set, or the platform opener
-/// can reach a display (not over SSH without one).
-pub fn browser_available() -> bool {
-    if !browser_env().is_empty() {
-        return true;
-    }
-    let ssh = env_set("SSH_CONNECTION") || env_set("SSH_TTY");
-    if cfg!(target_os = "macos") {
-        !ssh
-    } else if cfg!(windows) {
-        true
-    } else {
-        (env_set("DISPLAY") || env_set("WAYLAND_DISPLAY")) && which("xdg-open")
-    }
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-/// Open `url` with `$BROWSER` (each listed command in turn; `%s` is replaced by the URL, else
-/// the URL is appended) or the platform opener. The browser's output never reaches our stdout.
-pub fn open_url(url: &str) -> anyhow::Result<()> {
-    let mut candidates: Vec<Vec<String>> = browser_env()
-        .iter()
-        .map(|cmd| {
-            let mut parts: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
-            if parts.iter().any(|p| p.contains("%s")) {
-                for p in parts.iter_mut() {
-                    *p = p.replace("%s", url);
-                }
-            } else {
-                parts.push(url.to_string());
-            }
-            parts
-        })
-        .collect();
-    if candidates.is_empty() {
-        let opener: Vec<&str> = if cfg!(target_os = "macos") {
-            vec!["open"]
-        } else if cfg!(windows) {
-            vec!["rundll32", "url.dll,FileProtocolHandler"]
-        } else {
-            vec!["xdg-open"]
-        };
-        let mut c: Vec<String> = opener.into_iter().map(str::to_string).collect();
-        c.push(url.to_string());
-        candidates.push(c);
-    }
-    let mut last = String::from("no browser command");
-    for parts in candidates {
-        let Some((program, args)) = parts.split_first() else {
-            continue;
-        };
-        match std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-        {
-            Ok(mut child) => {
-                crate::debug!("opened the SSO page with {program}");
-                // Reap it in the background; its exit status does not matter.
-                std::thread::spawn(move || {
-                    let _ = child.wait();
-                });
-                return Ok(());
-            }
-            Err(e) => last = format!("{program}: {e}"),
-        }
-    }
-    Err(anyhow!(last))
+/// Open `url` with `$BROWSER` or the platform opener, without waiting for the browser: the
+/// PKCE flow serves its redirect while the browser runs.
+fn open_url(url: &str) -> Result<(), String> {
+    let browser = std::env::var("BROWSER").ok();
+    crate::browser::open(browser.as_deref(), url, crate::browser::Wait::ForStart)
 }
 
 #[cfg(test)]
@@ -608,13 +518,7 @@ mod tests {
     }
 
     #[test]
-    fn pkce_values_are_url_safe() {
-        let v = random_b64(32);
-        assert_eq!(v.expose_secret().len(), 43);
-        assert!(v
-            .expose_secret()
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    fn pkce_challenge_is_rfc7636() {
         // RFC 7636 appendix B.
         let challenge = b64url(&Sha256::digest(
             b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",

@@ -194,7 +194,7 @@ impl FileKeyring {
     fn ask(&self, prompt: &str) -> Result<Zeroizing<String>> {
         match (self.prompter)(prompt) {
             Ok(s) => Ok(Zeroizing::new(s)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound || is_no_tty(&e) => {
+            Err(e) if crate::prompt::is_no_terminal(&e) => {
                 Err(Error::Backend(NO_TERMINAL.to_string()))
             }
             Err(e) => Err(Error::Backend(format!(
@@ -393,32 +393,9 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty() && key != "." && key != ".." && !key.contains('\0')
 }
 
-fn is_no_tty(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        matches!(
-            e.raw_os_error(),
-            Some(libc::ENXIO) | Some(libc::ENOTTY) | Some(libc::ENODEV)
-        )
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
-    }
-}
-
-/// Ask on the controlling terminal (`/dev/tty`), never on stdout.
+/// Ask on the controlling terminal, never on stdout.
 fn prompt_on_tty(prompt: &str) -> io::Result<String> {
-    #[cfg(unix)]
-    {
-        // Fail early with a clear error when there is no controlling terminal.
-        fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")?;
-    }
-    rpassword::prompt_password(prompt)
+    crate::prompt::read_secret(prompt).map(|mut answer| std::mem::take(&mut *answer))
 }
 
 /// `--file-dir` with a leading `~/` replaced by the home directory; default `~/.awsvault/keys/`.
@@ -454,7 +431,7 @@ pub fn encode_file_name(key: &str) -> String {
 /// Inverse of [`encode_file_name`]: every `%XX` (hex, either case) becomes that byte; any other
 /// `%` is kept.
 pub fn decode_file_name(name: &str) -> Vec<u8> {
-    crate::text::unescape_hex(name, b'%')
+    crate::gofmt::quote::unescape_hex(name, b'%')
 }
 
 #[cfg(test)]

@@ -50,11 +50,11 @@ impl Item {
     /// The buffer is sized up front so the base64 of the secret is never copied by a reallocation.
     pub fn to_json(&self) -> Zeroizing<Vec<u8>> {
         let mut key = Vec::new();
-        write_go_json_string(&mut key, &self.key);
+        crate::gofmt::json::push_quoted(&mut key, self.key.as_bytes());
         let mut label = Vec::new();
-        write_go_json_string(&mut label, &self.label);
+        crate::gofmt::json::push_quoted(&mut label, self.label.as_bytes());
         let mut description = Vec::new();
-        write_go_json_string(&mut description, &self.description);
+        crate::gofmt::json::push_quoted(&mut description, self.description.as_bytes());
         let b64_len = base64::encoded_len(self.data.len(), true).unwrap_or(0);
         let flag = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
 
@@ -278,38 +278,6 @@ fn decode_data(s: &str) -> Option<Zeroizing<Vec<u8>>> {
     }
 }
 
-/// Append `s` as a JSON string literal exactly as Go's `encoding/json` writes it (HTML escaping on):
-/// `"`, `\` and control characters escaped (`\n`, `\r`, `\t`, `\b`, `\f`, else `\u00xx`), plus
-/// `<`, `>`, `&`, U+2028 and U+2029 as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`.
-pub(crate) fn write_go_json_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\u{2028}' => out.extend_from_slice(b"\\u2028"),
-            '\u{2029}' => out.extend_from_slice(b"\\u2029"),
-            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
-                let b = c as u32 as u8;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 0xf) as usize]);
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,12 +288,6 @@ mod tests {
             data: Zeroizing::new(data.to_vec()),
             ..Item::default()
         }
-    }
-
-    fn json_str(s: &str) -> String {
-        let mut v = Vec::new();
-        write_go_json_string(&mut v, s);
-        String::from_utf8(v).unwrap()
     }
 
     #[test]
@@ -351,16 +313,6 @@ mod tests {
             std::str::from_utf8(&Item::default().to_json()).unwrap(),
             r#"{"Key":"","Data":"","Label":"","Description":"","KeychainNotTrustApplication":false,"KeychainNotSynchronizable":false}"#
         );
-    }
-
-    #[test]
-    fn go_string_escaping() {
-        assert_eq!(json_str("a<b>&c"), r#""a\u003cb\u003e\u0026c""#);
-        assert_eq!(json_str("q\"\\/"), r#""q\"\\/""#);
-        assert_eq!(json_str("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
-        assert_eq!(json_str("\u{1}\u{1f}\u{7f}"), "\"\\u0001\\u001f\u{7f}\"");
-        assert_eq!(json_str("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
-        assert_eq!(json_str("é€😀"), "\"é€😀\"");
     }
 
     #[test]

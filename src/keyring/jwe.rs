@@ -196,13 +196,13 @@ pub fn encrypt_with(plaintext: &[u8], passphrase: &[u8], params: &Params<'_>) ->
 
     let mut header = Vec::with_capacity(160);
     header.extend_from_slice(b"{\"alg\":");
-    super::item::write_go_json_string(&mut header, params.alg.name());
+    crate::gofmt::json::push_quoted(&mut header, params.alg.name().as_bytes());
     if let Some(created) = params.created {
         header.extend_from_slice(b",\"created\":");
-        super::item::write_go_json_string(&mut header, created);
+        crate::gofmt::json::push_quoted(&mut header, created.as_bytes());
     }
     header.extend_from_slice(b",\"enc\":");
-    super::item::write_go_json_string(&mut header, params.enc.name());
+    crate::gofmt::json::push_quoted(&mut header, params.enc.name().as_bytes());
     header.extend_from_slice(format!(",\"p2c\":{},\"p2s\":\"{p2s_b64}\"", params.p2c).as_bytes());
     if params.zip {
         header.extend_from_slice(b",\"zip\":\"DEF\"");

@@ -66,24 +66,6 @@ pub struct PassKeyring {
     prefix: String,
 }
 
-/// Find an executable: a name with a `/` is taken as a path, otherwise `PATH` is searched.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| {
-        p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return is_exec(&p).then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_exec(p))
-}
-
 fn expand_home(p: &str, home: &Path) -> PathBuf {
     match p.strip_prefix("~/") {
         Some(rest) => home.join(rest),
@@ -104,8 +86,10 @@ impl PassKeyring {
             .pass_cmd
             .clone()
             .unwrap_or_else(|| flavor.name().to_string());
-        let cmd = find_program(&name)
-            .ok_or_else(|| format!("the {name} program is not available (not found in PATH)"))?;
+        let cmd = crate::process::look_path(&name, &std::env::var_os("PATH").unwrap_or_default())
+            .ok_or_else(|| {
+            format!("the {name} program is not available (not found in PATH)")
+        })?;
         let dir = match &cfg.pass_dir {
             Some(d) => expand_home(d, &cfg.home),
             None => match std::env::var(flavor.dir_var()) {

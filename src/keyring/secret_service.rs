@@ -133,7 +133,7 @@ pub fn name_available(
 
 /// Decode the `_XX` hex escapes the Secret Service uses in object paths.
 pub fn decode_object_path(path: &str) -> String {
-    String::from_utf8_lossy(&crate::text::unescape_hex(path, b'_')).into_owned()
+    String::from_utf8_lossy(&crate::gofmt::quote::unescape_hex(path, b'_')).into_owned()
 }
 
 fn ss_error(what: &str, e: secret_service::Error) -> Error {

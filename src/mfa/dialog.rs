@@ -35,4 +35,4 @@ pub(super) fn osascript_source(message: &str) -> String {
     )
 }
 
-pub(super) use crate::text::go_quote;
+pub(super) use crate::gofmt::quote::go_quote;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
@@ -57,7 +57,9 @@ pub fn available_drivers(env: &BTreeMap<String, String>) -> Vec<&'static str> {
 fn drivers_on_path(path: &str) -> Vec<&'static str> {
     DRIVERS
         .iter()
-        .filter(|(_, prog)| prog.is_none_or(|p| find_program(path, p).is_some()))
+        .filter(|(_, prog)| {
+            prog.is_none_or(|p| crate::process::look_path(p, path.as_ref()).is_some())
+        })
         .map(|(name, _)| *name)
         .collect()
 }
@@ -211,41 +213,9 @@ impl MfaSource {
 
     /// The full path of a helper program, looked up in the environment's `PATH`.
     fn program(&self, name: &str) -> anyhow::Result<PathBuf> {
-        find_program(&self.path, name)
+        crate::process::look_path(name, self.path.as_ref())
             .ok_or_else(|| anyhow!("{name}: executable file not found in $PATH"))
     }
-}
-
-/// Find `name` as an executable file in one of the absolute directories of `path`.
-fn find_program(path: &str, name: &str) -> Option<PathBuf> {
-    std::env::split_paths(path)
-        .filter(|dir| dir.is_absolute())
-        .flat_map(|dir| candidates(&dir, name))
-        .find(|p| is_executable(p))
-}
-
-#[cfg(windows)]
-fn candidates(dir: &Path, name: &str) -> Vec<PathBuf> {
-    ["exe", "com", "bat", "cmd"]
-        .iter()
-        .map(|ext| dir.join(format!("{name}.{ext}")))
-        .collect()
-}
-
-#[cfg(not(windows))]
-fn candidates(dir: &Path, name: &str) -> Vec<PathBuf> {
-    vec![dir.join(name)]
-}
-
-#[cfg(unix)]
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(p: &Path) -> bool {
-    p.is_file()
 }
 
 /// The controlling terminal as (input, output): `/dev/tty` opened read-write on Unix, `CONIN$`

@@ -26,7 +26,7 @@ use crate::config::ProfileConfig;
 use crate::credentials::Credentials;
 use crate::creds::chain::{Base, Hop, Plan};
 use crate::creds::sts;
-use crate::store::credentials::json_str;
+use crate::gofmt::json::quote as json_str;
 
 /// The environment variable that points the federation endpoint elsewhere.
 pub const FEDERATION_URL_ENV: &str = "AWS_VAULT_FEDERATION_URL";
@@ -265,53 +265,14 @@ pub fn is_assumed_role_arn(arn: &str) -> anyhow::Result<bool> {
     Ok(parts[5].starts_with("assumed-role"))
 }
 
-/// The commands to try for opening `url`, in order. `BROWSER` (when set and non-empty) is a
-/// `:`-separated list of commands, each split on whitespace; `%s` in a command is replaced by
-/// the URL, otherwise the URL is appended as the last argument (the convention of `xdg-open`
-/// and Python's `webbrowser`). The platform opener comes last. No shell is involved, so the
-/// `&` in the URL is never interpreted.
-pub fn browser_commands(browser: Option<&str>, url: &str) -> Vec<Vec<String>> {
-    let mut cmds: Vec<Vec<String>> = Vec::new();
-    for entry in browser.unwrap_or("").split(':') {
-        let words: Vec<&str> = entry.split_whitespace().collect();
-        if words.is_empty() {
-            continue;
-        }
-        let mut argv: Vec<String> = words.iter().map(|w| w.replace("%s", url)).collect();
-        if !words.iter().any(|w| w.contains("%s")) {
-            argv.push(url.to_string());
-        }
-        cmds.push(argv);
-    }
-    let platform: &[&str] = if cfg!(target_os = "macos") {
-        &["open"]
-    } else if cfg!(windows) {
-        &["rundll32", "url.dll,FileProtocolHandler"]
-    } else {
-        &["xdg-open"]
-    };
-    let mut argv: Vec<String> = platform.iter().map(|s| s.to_string()).collect();
-    argv.push(url.to_string());
-    cmds.push(argv);
-    cmds
-}
-
-/// Open `url` with the first command of [`browser_commands`] that runs and exits 0. The error
-/// never contains the URL (it carries a sign-in token).
+/// Open `url` with [`crate::browser`], waiting for the opener to exit. The error never contains
+/// the URL (it carries a sign-in token).
 pub fn open_in_browser(browser: Option<&str>, url: &str) -> anyhow::Result<()> {
-    let mut last = String::from("no browser command");
-    for argv in browser_commands(browser, url) {
-        let status = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(std::process::Stdio::null())
-            .status();
-        match status {
-            Ok(s) if s.success() => return Ok(()),
-            Ok(s) => last = format!("{} exited with {s}", argv[0]),
-            Err(e) => last = format!("cannot run {}: {e}", argv[0]),
-        }
-    }
-    bail!("Failed to open the console in a browser ({last}); use --stdout to print the URL instead")
+    crate::browser::open(browser, url, crate::browser::Wait::ForExit).map_err(|last| {
+        anyhow::anyhow!(
+            "Failed to open the console in a browser ({last}); use --stdout to print the URL instead"
+        )
+    })
 }
 
 /// The credentials to sign in with, for a profile whose chain was `plan`: role, SSO and
@@ -612,19 +573,6 @@ mod tests {
             "unable to parse ARN: arn:aws:iam"
         );
     }
-    #[test]
-    fn browser_commands_follow_browser_variable() {
-        let url = "https://x/?a=1&b=2";
-        let cmds = browser_commands(Some("firefox --new-tab:lynx %s -dump"), url);
-        assert_eq!(cmds[0], vec!["firefox", "--new-tab", url]);
-        assert_eq!(cmds[1], vec!["lynx", url, "-dump"]);
-        assert_eq!(cmds.len(), 3);
-        let cmds = browser_commands(None, url);
-        assert_eq!(cmds.len(), 1);
-        assert_eq!(cmds[0].last().unwrap(), url);
-        assert_eq!(browser_commands(Some(" : "), url).len(), 1);
-    }
-
     #[test]
     fn environment_credentials() {
         let env = |pairs: &[(&str, &str)]| -> crate::config::Env {

@@ -13,8 +13,8 @@ use hyper::Request;
 
 use super::{Broker, Resp, Running, Target};
 use crate::credentials::Credentials;
-use crate::store::credentials::json_str;
-use crate::timefmt;
+use crate::gofmt::json::quote as json_str;
+use crate::gofmt::time as timefmt;
 
 /// Where the metadata server listens.
 pub const ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 9099);
@@ -126,7 +126,7 @@ async fn handle(req: &Request<Incoming>, client: IpAddr, region: &str, broker: &
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u32>().ok())
                 .unwrap_or(21600);
-            let token = super::random_token(30).unwrap_or_else(|_| "aws-vault".into());
+            let token = crate::random::token(30).unwrap_or_else(|_| "aws-vault".into());
             let mut r = super::respond(200, text, token);
             r.headers_mut().insert(
                 "x-aws-ec2-metadata-token-ttl-seconds",
@@ -139,10 +139,15 @@ async fn handle(req: &Request<Incoming>, client: IpAddr, region: &str, broker: &
             Err(e) => super::text_error(504, &e.message),
         },
         Route::Text(body) => super::respond(200, text, body),
-        Route::Document => super::respond(200, text, format!("{{\"region\": \"{region}\"}}")),
+        Route::Document => super::respond(200, text, document(region)),
         Route::Redirect(to) => super::redirect(&to),
         Route::NotFound => super::not_found(),
     }
+}
+
+/// The instance identity document: only the region, JSON-escaped like any other value.
+fn document(region: &str) -> String {
+    format!("{{\"region\": {}}}", json_str(region))
 }
 
 /// The credentials body, keys sorted as Go's encoder writes a map.
@@ -150,7 +155,7 @@ pub fn body(c: &Credentials, now: jiff::Timestamp) -> String {
     let exp = c
         .expires
         .map(timefmt::iso_utc)
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+        .unwrap_or_else(|| timefmt::GO_ZERO_TIME.into());
     format!(
         "{{\"AccessKeyId\":{},\"Code\":\"Success\",\"Expiration\":{},\"LastUpdated\":{},\"SecretAccessKey\":{},\"Token\":{},\"Type\":\"AWS-HMAC\"}}\n",
         json_str(&c.access_key_id),
@@ -168,6 +173,15 @@ mod tests {
 
     const LO: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     const H: &str = "169.254.169.254";
+
+    #[test]
+    fn document_escapes_the_region() {
+        assert_eq!(document("eu-west-1"), r#"{"region": "eu-west-1"}"#);
+        assert_eq!(
+            document("x\",\"y\":\"<z>"),
+            r#"{"region": "x\",\"y\":\"\u003cz\u003e"}"#
+        );
+    }
 
     #[test]
     fn client_and_host_checks_come_first() {

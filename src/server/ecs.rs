@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::Request;
+use subtle::ConstantTimeEq;
 
 use super::{Broker, Resp, Running, Target};
 use crate::credentials::Credentials;
-use crate::store::credentials::json_str;
-use crate::timefmt;
+use crate::gofmt::json::quote as json_str;
+use crate::gofmt::time as timefmt;
 
 /// How long a request waits for a refresh before it is answered anyway: botocore gives the
 /// container endpoint 2 s per attempt (3 attempts, 1 s apart).
@@ -36,7 +37,7 @@ pub fn start(broker: Arc<Broker>) -> anyhow::Result<EcsServer> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .map_err(|e| anyhow::anyhow!("cannot start the ECS credential server on 127.0.0.1: {e}"))?;
     let port = listener.local_addr()?.port();
-    let token = super::random_token(30)?;
+    let token = crate::random::token(30)?;
     let t = Arc::new(token.clone());
     let running = super::spawn(
         listener,
@@ -63,7 +64,8 @@ pub enum Route {
 
 /// The routing of §5.1: the token first, then `/role-arn/<arn>` or anything else.
 pub fn route(path: &str, authorization: Option<&[u8]>, token: &str) -> Route {
-    let ok = authorization.is_some_and(|a| super::constant_time_eq(a, token.as_bytes()));
+    // Constant time, so the token cannot be guessed byte by byte from response times.
+    let ok = authorization.is_some_and(|a| bool::from(a.ct_eq(token.as_bytes())));
     if !ok {
         return Route::Forbidden;
     }
@@ -106,7 +108,7 @@ pub fn body(c: &Credentials) -> String {
     let exp = c
         .expires
         .map(timefmt::iso_utc)
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+        .unwrap_or_else(|| timefmt::GO_ZERO_TIME.into());
     format!(
         "{{\"AccessKeyId\":{},\"Expiration\":{},\"SecretAccessKey\":{},\"Token\":{}}}\n",
         json_str(&c.access_key_id),

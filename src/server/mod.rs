@@ -471,29 +471,9 @@ pub async fn serve<H, F>(
     }
 }
 
-/// Bytes-constant-time equality (the length is not secret: tokens have a fixed length).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        diff |= x ^ y;
-    }
-    std::hint::black_box(diff) == 0
-}
-
-/// `n` cryptographically random bytes as base64url without padding.
-pub fn random_token(n: usize) -> anyhow::Result<String> {
-    use base64::Engine;
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
 /// Percent-decoding of a URL path (`%XX`; `+` stays `+`). Invalid escapes are kept as-is.
 pub fn percent_decode(path: &str) -> String {
-    String::from_utf8_lossy(&crate::text::unescape_hex(path, b'%')).into_owned()
+    String::from_utf8_lossy(&crate::gofmt::quote::unescape_hex(path, b'%')).into_owned()
 }
 
 #[cfg(test)]
@@ -528,24 +508,6 @@ mod tests {
             freshness(&creds("a", Some(-1)), ttl, now),
             Freshness::Expired
         );
-    }
-
-    #[test]
-    fn token_is_40_chars_of_base64url() {
-        let t = random_token(30).unwrap();
-        assert_eq!(t.len(), 40);
-        assert!(t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_ne!(t, random_token(30).unwrap());
-    }
-
-    #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"a"));
     }
 
     #[test]

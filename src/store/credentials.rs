@@ -3,8 +3,9 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use crate::credentials::Credentials;
+use crate::gofmt::json::quote as json_str;
+use crate::gofmt::time::GO_ZERO_TIME;
 use crate::keyring::{self, Item, Keyring};
-use crate::timefmt::GO_ZERO_TIME;
 
 use super::json;
 
@@ -80,28 +81,6 @@ pub fn decode(data: &[u8]) -> Result<Credentials, String> {
         session_token: token.map(SecretString::from),
         expires: None,
     })
-}
-
-/// A JSON string literal with Go's escaping of `<`, `>`, `&`, U+2028 and U+2029.
-pub(crate) fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@ use jiff::{tz::TimeZone, Timestamp, Zoned};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use crate::gofmt::time as timefmt;
 use crate::keyring::{self, Item, Keyring};
-use crate::timefmt;
 
-use super::credentials::json_str;
 use super::json;
+use crate::gofmt::json::quote as json_str;
 
 pub const KEY_PREFIX: &str = "oidc:";
 

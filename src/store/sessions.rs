@@ -11,11 +11,11 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use crate::credentials::Credentials;
+use crate::gofmt::time as timefmt;
 use crate::keyring::{self, Item, Keyring};
-use crate::timefmt;
 
-use super::credentials::json_str;
 use super::json;
+use crate::gofmt::json::quote as json_str;
 
 /// URL-safe base64 without padding, tolerant on decode like Go's `RawURLEncoding`
 /// (which ignores `\r`/`\n` and non-canonical trailing bits).

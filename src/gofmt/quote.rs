@@ -1,5 +1,5 @@
-//! Small text codecs shared by several modules: Go's `%q` quoting and `<escape>XX` hex unescaping
-//! (percent-encoding in file names and URL paths, `_XX` in D-Bus object paths).
+//! Go's `%q` quoting and `<escape>XX` hex unescaping (percent-encoding in file names and URL
+//! paths, `_XX` in D-Bus object paths).
 
 /// Go's `strconv.Quote` (`%q`): a double-quoted string with Go escapes. Printability is
 /// approximated by "not a control character".
