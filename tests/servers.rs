@@ -551,7 +551,8 @@ fn ip_ok(args: &[&str]) -> String {
 }
 
 impl Netns {
-    fn new() -> Netns {
+    /// A namespace with only `lo` (up).
+    fn bare() -> Netns {
         let name = format!(
             "avsrv{}x{}",
             std::process::id(),
@@ -559,8 +560,13 @@ impl Netns {
         );
         ip_ok(&["netns", "add", &name]);
         let ns = Netns { name };
+        ip_ok(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn new() -> Netns {
+        let ns = Netns::bare();
         let n = ns.name.as_str();
-        ip_ok(&["-n", n, "link", "set", "lo", "up"]);
         ip_ok(&[
             "-n", n, "link", "add", "avA", "type", "veth", "peer", "name", "avB",
         ]);
@@ -883,4 +889,120 @@ req; echo "calls $(grep -c GetSessionToken "$CALLS")"
         "{}",
         run.stderr
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening: starvation. Bounded floods, loopback or a test namespace only.
+
+/// Run `cmd` with a soft RLIMIT_NOFILE of `soft` (hard limit unchanged): 1024 is the usual
+/// default soft limit on Linux, and what makes descriptor exhaustion reachable.
+fn with_nofile_soft_limit(cmd: &mut Command, soft: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getrlimit/setrlimit are async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut r = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            r.rlim_cur = soft.min(r.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Peak RSS bound for a server under the flood below (measured: see docs/servers.md).
+const FLOOD_MAX_HWM_KB: u64 = 64 * 1024;
+
+/// The checks shared by the slowloris tests, on servers_flood.py's JSON.
+#[track_caller]
+fn assert_survived_flood(out: &serde_json::Value, method: &str) {
+    // The flood really happened.
+    assert!(out["slow_opened"].as_u64().unwrap() >= 1000, "{out}");
+    // The SDK got its credentials, within its own timeouts (botocore enforces them: a request
+    // that waited too long would have failed), and fast in absolute terms.
+    assert_eq!(out["legit_ok"], true, "{out}");
+    assert_eq!(out["legit_method"], method, "{out}");
+    assert!(out["legit_seconds"].as_f64().unwrap() < 5.0, "{out}");
+    // Descriptors stay well below the 1024 limit; memory stays bounded.
+    assert!(out["server_fds_during"].as_u64().unwrap() < 600, "{out}");
+    assert!(
+        out["server_hwm_kb"].as_u64().unwrap() < FLOOD_MAX_HWM_KB,
+        "{out}"
+    );
+    // A body is refused after a bounded prefix, not buffered: 413, or (when the server closed
+    // while we were still sending) a reset that discarded it — but long before the end.
+    let answer = out["body_answer"].as_str().unwrap();
+    assert!(
+        ["413", "BrokenPipeError", "ConnectionResetError"].contains(&answer),
+        "{out}"
+    );
+    assert!(out["body_mib_sent"].as_u64().unwrap() < 16, "{out}");
+    // Connections that never finish their headers are closed by the server.
+    assert_eq!(out["slow_still_open"], 0, "{out}");
+}
+
+#[test]
+fn servers_survive_slowloris_ecs_server() {
+    let s = credential_process_sandbox();
+    let mut c = s.cmd(&[
+        "exec",
+        "--ecs-server",
+        "cp",
+        "--",
+        "env",
+        "AWS_CONFIG_FILE=/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+        "python3",
+        &support("servers_flood.py"),
+        "ecs",
+        "2000",
+        "64",
+        "40",
+    ]);
+    with_nofile_soft_limit(&mut c, 1024);
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    eprintln!("ECS server under slowloris: {v}");
+    assert_survived_flood(&v, "container-role");
+}
+
+#[test]
+fn servers_survive_slowloris_ec2_proxy() {
+    let ns = Netns::new();
+    let s = credential_process_sandbox();
+    let inner = s.cmd(&[
+        "exec",
+        "--ec2-server",
+        "cp",
+        "--",
+        "env",
+        "-u",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_CONFIG_FILE=/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+        "python3",
+        &support("servers_flood.py"),
+        "ec2",
+        "2000",
+        "600",
+        "40",
+    ]);
+    let mut c = ns.cmd(&inner);
+    with_nofile_soft_limit(&mut c, 1024);
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    eprintln!("EC2 proxy under slowloris: {v}");
+    assert_survived_flood(&v, "iam-role");
+    assert!(ns.pids().is_empty(), "left running: {:?}", ns.pids());
 }

@@ -225,16 +225,33 @@ async fn wait_for_stop(stop: &tokio::sync::Notify) {
     }
 }
 
-/// Forward one request unchanged (Host kept, `X-Forwarded-For` appended) to `upstream`.
+/// How long forwarding one request may take: reading its (small) body, and the metadata
+/// server's answer, which comes within `ec2::WAIT` plus a little.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer taken from the metadata server (its bodies are a few hundred bytes).
+const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// Forward one request unchanged (Host kept, `X-Forwarded-For` appended) to `upstream`. Nothing
+/// is buffered beyond [`super::conn::MAX_REQUEST_BODY`] / [`MAX_RESPONSE_BODY`].
 async fn forward(req: Request<Incoming>, peer: SocketAddr, upstream: SocketAddr) -> Resp {
-    match try_forward(req, peer, upstream).await {
-        Ok(r) => r,
-        Err(e) => {
+    match tokio::time::timeout(FORWARD_TIMEOUT, try_forward(req, peer, upstream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) if e.is::<TooLarge>() => super::conn::too_large(),
+        Ok(Err(e)) => {
             crate::debug!("proxy: forwarding to {upstream} failed: {e:#}");
             super::respond(502, "text/plain; charset=utf-8", "")
         }
+        Err(_) => {
+            crate::debug!("proxy: forwarding to {upstream} timed out");
+            super::respond(504, "text/plain; charset=utf-8", "")
+        }
     }
 }
+
+/// The request body was over the limit (answered 413, not 502).
+#[derive(Debug, thiserror::Error)]
+#[error("request body too large")]
+struct TooLarge;
 
 async fn try_forward(
     req: Request<Incoming>,
@@ -242,7 +259,11 @@ async fn try_forward(
     upstream: SocketAddr,
 ) -> anyhow::Result<Resp> {
     let (mut parts, body) = req.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let body = match super::conn::read_body(body).await {
+        Ok(b) => b,
+        Err(super::conn::BodyError::TooLarge) => return Err(TooLarge.into()),
+        Err(super::conn::BodyError::Failed(e)) => bail!("reading the request body: {e}"),
+    };
     let client = peer.ip().to_string();
     let xff = match parts
         .headers
@@ -267,7 +288,11 @@ async fn try_forward(
         .send_request(Request::from_parts(parts, Full::new(body)))
         .await?;
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let body = http_body_util::Limited::new(body, MAX_RESPONSE_BODY)
+        .collect()
+        .await
+        .map_err(|e| anyhow!("reading the answer: {e}"))?
+        .to_bytes();
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }
 
