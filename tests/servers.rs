@@ -551,7 +551,8 @@ fn ip_ok(args: &[&str]) -> String {
 }
 
 impl Netns {
-    fn new() -> Netns {
+    /// A namespace with only `lo` (up).
+    fn bare() -> Netns {
         let name = format!(
             "avsrv{}x{}",
             std::process::id(),
@@ -559,8 +560,13 @@ impl Netns {
         );
         ip_ok(&["netns", "add", &name]);
         let ns = Netns { name };
+        ip_ok(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn new() -> Netns {
+        let ns = Netns::bare();
         let n = ns.name.as_str();
-        ip_ok(&["-n", n, "link", "set", "lo", "up"]);
         ip_ok(&[
             "-n", n, "link", "add", "avA", "type", "veth", "peer", "name", "avB",
         ]);
@@ -725,7 +731,7 @@ fn ec2_server_and_proxy_in_a_namespace() {
     assert_eq!(boto["access_key"], "ASIAPROCPROCPROCPROC");
 
     // The alias existed while the child ran, and is gone with everything else afterwards.
-    assert!(read(&out_dir, "lo-during.txt").contains("169.254.169.254/24"));
+    assert!(read(&out_dir, "lo-during.txt").contains("169.254.169.254/32"));
     assert!(
         !ns.lo_addrs().contains("169.254.169.254"),
         "{}",
@@ -801,7 +807,7 @@ s.serve_forever()
     };
     let wait_for_alias = |present: bool| {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while ns.lo_addrs().contains("169.254.169.254/24") != present {
+        while ns.lo_addrs().contains("169.254.169.254/32") != present {
             assert!(
                 Instant::now() < deadline,
                 "alias present={present} never reached"
@@ -883,4 +889,287 @@ req; echo "calls $(grep -c GetSessionToken "$CALLS")"
         "{}",
         run.stderr
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening: remote peers and starvation. Two namespaces joined by a veth pair stand in for this
+// machine and another one on its network; everything is created and deleted by the tests.
+
+/// The other machine's address on the veth link.
+const REMOTE_ADDR: &str = "10.232.0.2";
+/// This machine's address on the link: the remote routes 169.254.169.254 through it.
+const LINK_ADDR: &str = "10.232.0.1";
+
+/// Join `local` and `remote` with a veth pair and make `remote` route `169.254.169.254/32` via
+/// `local`, as a neighbour on the same LAN could. The pair goes away with the namespaces.
+fn join_as_remote(local: &Netns, remote: &Netns) {
+    ip_ok(&[
+        "-n",
+        &local.name,
+        "link",
+        "add",
+        "avL",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "avR",
+        "netns",
+        &remote.name,
+    ]);
+    let link = format!("{LINK_ADDR}/24");
+    let remote_addr = format!("{REMOTE_ADDR}/24");
+    ip_ok(&["-n", &local.name, "addr", "add", &link, "dev", "avL"]);
+    ip_ok(&[
+        "-n",
+        &remote.name,
+        "addr",
+        "add",
+        &remote_addr,
+        "dev",
+        "avR",
+    ]);
+    ip_ok(&["-n", &local.name, "link", "set", "avL", "up"]);
+    ip_ok(&["-n", &remote.name, "link", "set", "avR", "up"]);
+    ip_ok(&[
+        "-n",
+        &remote.name,
+        "route",
+        "add",
+        "169.254.169.254/32",
+        "via",
+        LINK_ADDR,
+    ]);
+}
+
+/// `curl` from inside `ns`: (exit code, HTTP status, body, curl's error text).
+fn curl_in(ns: &Netns, args: &[&str]) -> (i32, String, String, String) {
+    let mut c = Command::new("curl");
+    c.args(["-sSv", "--max-time", "5", "-w", "\n%{http_code}"])
+        .args(args);
+    let out = ns.cmd(&c).output().expect("curl is required");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
+    (
+        out.status.code().unwrap_or(-1),
+        status.to_string(),
+        body.to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn wait_for_file(path: &Path, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("aws-vault exited ({status}) before {}", path.display());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn proxy_refuses_remote_peer_and_serves_local_clients() {
+    let local = Netns::new();
+    let remote = Netns::bare();
+    join_as_remote(&local, &remote);
+    let mut s = credential_process_sandbox();
+    s.set_env("REMOTE_ADDR", REMOTE_ADDR);
+    let out_dir = s.dir.path().join("ec2");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let script = support("servers_ec2_local_after_remote.sh");
+    let inner = s.cmd(&["exec", "--ec2-server", "cp", "--", "sh", &script, &out_arg]);
+    let mut exec = local
+        .cmd(&inner)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&out_dir.join("ready"), &mut exec);
+
+    // The other machine asks for the credentials, then tries to stop the proxy.
+    let creds_url =
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/local-credentials";
+    let attempts = [
+        curl_in(&remote, &[creds_url]),
+        curl_in(
+            &remote,
+            &[
+                "-X",
+                "PUT",
+                "-H",
+                "x-aws-ec2-metadata-token-ttl-seconds: 60",
+                "http://169.254.169.254/latest/api/token",
+            ],
+        ),
+        curl_in(&remote, &["http://169.254.169.254/stop"]),
+    ];
+    std::fs::write(out_dir.join("remote-done"), "").unwrap();
+    let out = exec.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    for (code, status, body, err) in &attempts {
+        assert!(
+            !body.contains("procsecret") && !body.contains("proctoken"),
+            "the remote machine got credentials: {body}"
+        );
+        // Refused by this machine's kernel (so the packets did arrive: not a routing accident),
+        // or a 403.
+        assert!(
+            (*code == 7 && err.contains("Connection refused")) || status == "403",
+            "remote peer got: curl exit {code}, status {status}, {err} {body}"
+        );
+    }
+
+    // Local clients still work, so the remote /stop did not stop the proxy.
+    assert_eq!(read(&out_dir, "local.status"), "200", "{stderr}");
+    assert!(read(&out_dir, "local.body").contains("\"SecretAccessKey\":\"procsecret\""));
+    // A request relayed for a remote client (X-Forwarded-For) is judged by that client.
+    assert_eq!(
+        (read(&out_dir, "xff.status"), read(&out_dir, "xff.body")),
+        (
+            "401".into(),
+            "Access denied from non-localhost address\n".into()
+        )
+    );
+    let cli = read(&out_dir, "cli.txt");
+    assert!(
+        cli.contains("iam-role") && cli.contains("****************PROC"),
+        "{cli}\n{}",
+        read(&out_dir, "cli.err")
+    );
+    let boto = json(&read(&out_dir, "boto3.json"));
+    assert_eq!(
+        boto["method"],
+        "iam-role",
+        "{}",
+        read(&out_dir, "boto3.err")
+    );
+    assert_eq!(boto["access_key"], "ASIAPROCPROCPROCPROC");
+
+    // The alias is one address, not a /24 that would shadow 169.254.169.0/24.
+    let lo = read(&out_dir, "lo-during.txt");
+    assert!(lo.contains("169.254.169.254/32"), "{lo}");
+    assert!(!lo.contains("169.254.169.254/24"), "{lo}");
+    assert!(!local.lo_addrs().contains("169.254.169.254"));
+}
+
+/// Run `cmd` with a soft RLIMIT_NOFILE of `soft` (hard limit unchanged): 1024 is the usual
+/// default soft limit on Linux, and what makes descriptor exhaustion reachable.
+fn with_nofile_soft_limit(cmd: &mut Command, soft: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getrlimit/setrlimit are async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut r = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            r.rlim_cur = soft.min(r.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Peak RSS bound for a server under the flood below (measured: see docs/servers.md).
+const FLOOD_MAX_HWM_KB: u64 = 64 * 1024;
+
+/// The checks shared by the slowloris tests, on servers_flood.py's JSON.
+#[track_caller]
+fn assert_survived_flood(out: &serde_json::Value, method: &str) {
+    // The flood really happened.
+    assert!(out["slow_opened"].as_u64().unwrap() >= 1000, "{out}");
+    // The SDK got its credentials, within its own timeouts (botocore enforces them: a request
+    // that waited too long would have failed), and fast in absolute terms.
+    assert_eq!(out["legit_ok"], true, "{out}");
+    assert_eq!(out["legit_method"], method, "{out}");
+    assert!(out["legit_seconds"].as_f64().unwrap() < 5.0, "{out}");
+    // Descriptors stay well below the 1024 limit; memory stays bounded.
+    assert!(out["server_fds_during"].as_u64().unwrap() < 600, "{out}");
+    assert!(
+        out["server_hwm_kb"].as_u64().unwrap() < FLOOD_MAX_HWM_KB,
+        "{out}"
+    );
+    // A body is refused after a bounded prefix, not buffered: 413, or (when the server closed
+    // while we were still sending) a reset that discarded it — but long before the end.
+    let answer = out["body_answer"].as_str().unwrap();
+    assert!(
+        ["413", "BrokenPipeError", "ConnectionResetError"].contains(&answer),
+        "{out}"
+    );
+    assert!(out["body_mib_sent"].as_u64().unwrap() < 16, "{out}");
+    // Connections that never finish their headers are closed by the server.
+    assert_eq!(out["slow_still_open"], 0, "{out}");
+}
+
+#[test]
+fn servers_survive_slowloris_ecs_server() {
+    let s = credential_process_sandbox();
+    let mut c = s.cmd(&[
+        "exec",
+        "--ecs-server",
+        "cp",
+        "--",
+        "env",
+        "AWS_CONFIG_FILE=/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+        "python3",
+        &support("servers_flood.py"),
+        "ecs",
+        "2000",
+        "64",
+        "40",
+    ]);
+    with_nofile_soft_limit(&mut c, 1024);
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    eprintln!("ECS server under slowloris: {v}");
+    assert_survived_flood(&v, "container-role");
+}
+
+#[test]
+fn servers_survive_slowloris_ec2_proxy() {
+    let ns = Netns::new();
+    let s = credential_process_sandbox();
+    let inner = s.cmd(&[
+        "exec",
+        "--ec2-server",
+        "cp",
+        "--",
+        "env",
+        "-u",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_CONFIG_FILE=/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+        "python3",
+        &support("servers_flood.py"),
+        "ec2",
+        "2000",
+        "600",
+        "40",
+    ]);
+    let mut c = ns.cmd(&inner);
+    with_nofile_soft_limit(&mut c, 1024);
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    eprintln!("EC2 proxy under slowloris: {v}");
+    assert_survived_flood(&v, "iam-role");
+    assert!(ns.pids().is_empty(), "left running: {:?}", ns.pids());
 }

@@ -2,7 +2,9 @@
 //! `127.0.0.1:9099` behind the 169.254.169.254 proxy ([`super::proxy`]).
 //!
 //! Every request is checked first: the client must be on a loopback address and the `Host`
-//! header must be `169.254.169.254` (DNS-rebinding defence). Beyond the Go tool, IMDSv2 token
+//! header must be `169.254.169.254` (DNS-rebinding defence). Requests relayed by the
+//! 169.254.169.254 proxy (or any other local relay) come from loopback, so the client judged is
+//! the original one from `X-Forwarded-For` ([`judged_client`]). Beyond the Go tool, IMDSv2 token
 //! requests (`PUT /latest/api/token`) are answered, so current SDKs do not first wait for a
 //! timeout before falling back to IMDSv1; the token is not required afterwards.
 use std::net::{IpAddr, SocketAddr};
@@ -107,7 +109,38 @@ pub fn route(method: &str, path: &str, host: &str, client: IpAddr) -> Route {
     Route::NotFound
 }
 
-async fn handle(req: &Request<Incoming>, client: IpAddr, region: &str, broker: &Broker) -> Resp {
+/// The client a request is judged by: the connection's peer, unless `X-Forwarded-For` names
+/// an address that is not this machine's (loopback, or the 169.254.169.254 alias a local
+/// client connects from) — then that one, and an entry that is not an address at all counts
+/// as foreign. The proxy appends the peer it saw; earlier entries come from the client, which
+/// can only make itself look less local, never more.
+pub fn judged_client<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a str>) -> IpAddr {
+    let alias = IpAddr::from(super::proxy::LISTEN.0);
+    for entry in forwarded_for.into_iter().flat_map(|v| v.split(',')) {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let ip = entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()))
+            .map(|ip| ip.to_canonical())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        if !ip.is_loopback() && ip != alias {
+            return ip;
+        }
+    }
+    peer
+}
+
+async fn handle(req: &Request<Incoming>, peer: IpAddr, region: &str, broker: &Broker) -> Resp {
+    let client = judged_client(
+        peer,
+        req.headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?")),
+    );
     let host = req
         .headers()
         .get(hyper::header::HOST)
@@ -206,6 +239,21 @@ mod tests {
             route("GET", CREDS_PATH, "::1", "::1".parse().unwrap()),
             Route::Denied("Access denied for host '::1'".into())
         );
+    }
+
+    #[test]
+    fn forwarded_for_is_judged_too() {
+        let remote: IpAddr = "10.232.0.2".parse().unwrap();
+        assert_eq!(judged_client(LO, []), LO);
+        assert_eq!(judged_client(LO, ["169.254.169.254"]), LO);
+        assert_eq!(judged_client(LO, ["127.0.0.1, 169.254.169.254"]), LO);
+        assert_eq!(judged_client(LO, ["10.232.0.2"]), remote);
+        assert_eq!(judged_client(LO, ["127.0.0.1", "10.232.0.2:5555"]), remote);
+        assert_eq!(judged_client(LO, ["::ffff:10.232.0.2"]), remote);
+        assert!(!judged_client(LO, ["unknown"]).is_loopback());
+        assert!(!judged_client(LO, ["?"]).is_loopback());
+        // The peer itself is still judged when nothing is forwarded.
+        assert_eq!(judged_client(remote, []), remote);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! requests cause one refresh (and at most one MFA prompt). A refresh that blocks (an MFA
 //! prompt waiting for the user) never keeps a client waiting longer than `Broker::wait`: the
 //! client gets the still-valid old credentials, or a clear JSON error it can retry on.
+pub mod conn;
 pub mod ec2;
 pub mod ecs;
 pub mod proxy;
@@ -28,7 +29,6 @@ mod run;
 pub use run::{Mode, ServerRun};
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc, Mutex};
@@ -412,7 +412,8 @@ where
         .enable_all()
         .build()?;
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let handler = Arc::new(handler);
+    // The ECS and EC2 endpoints take no request body.
+    let handler = Arc::new(conn::refuse_bodies(handler));
     let thread = std::thread::Builder::new()
         .name("aws-vault-server".into())
         .spawn(move || {
@@ -433,42 +434,17 @@ where
     })
 }
 
-/// Accept connections until `stop` fires; each connection is served by its own task.
+/// Accept connections until `stop` fires; each connection is served by its own task, within
+/// the limits of [`conn`] (timeouts, a connection cap, a body cap).
 pub async fn serve<H, F>(
     listener: tokio::net::TcpListener,
     handler: Arc<H>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
+    stop: tokio::sync::oneshot::Receiver<()>,
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,
 {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    crate::debug!("server: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler(req, peer).await) }
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                .await
-            {
-                crate::debug!("server: connection from {peer}: {e}");
-            }
-        });
-    }
+    conn::serve(listener, handler, stop, conn::Peers::Any).await;
 }
 
 /// Percent-decoding of a URL path (`%XX`; `+` stays `+`). Invalid escapes are kept as-is.

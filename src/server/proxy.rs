@@ -1,7 +1,15 @@
 //! The privileged proxy on `169.254.169.254:80` (compat §5.3, `aws-vault proxy`): adds the
-//! loopback alias, forwards every request to the metadata server on `127.0.0.1:9099` (the
-//! original `Host` kept, `X-Forwarded-For` added), answers `/stop` by exiting, and removes the
-//! alias on stop, SIGINT and SIGTERM.
+//! loopback alias (one address, `/32`), forwards every request to the metadata server on
+//! `127.0.0.1:9099` (the original `Host` kept, `X-Forwarded-For` added), answers `/stop` by
+//! exiting, and removes the alias on stop, SIGINT and SIGTERM.
+//!
+//! Another machine on the network can route 169.254.169.254 to this one, and the address is
+//! ours while the alias exists. So, unlike the Go tool, the proxy serves only this machine: on
+//! Linux the socket is bound to the loopback device (packets that arrive on any other
+//! interface find no listener and are refused by the kernel), and on every platform a
+//! connection is dropped unless its peer is loopback or the alias itself
+//! ([`super::conn::is_local_peer`]). The metadata server also judges the `X-Forwarded-For`
+//! this proxy adds, not just the proxy's own loopback address.
 //!
 //! `exec --ec2-server` starts it with `sudo -b <this executable's real path> proxy`, or directly
 //! when aws-vault already runs as root (containers, CI), and stops it when the child exits.
@@ -56,7 +64,7 @@ pub fn alias_add() -> anyhow::Result<()> {
             &[
                 "addr",
                 "add",
-                "169.254.169.254/24",
+                "169.254.169.254/32",
                 "dev",
                 "lo",
                 "label",
@@ -69,7 +77,17 @@ pub fn alias_add() -> anyhow::Result<()> {
     }
     #[cfg(any(target_os = "macos", target_os = "freebsd", target_os = "openbsd"))]
     {
-        run_alias_command("ifconfig", &["lo0", "alias", "169.254.169.254"]).map(drop)
+        run_alias_command(
+            "ifconfig",
+            &[
+                "lo0",
+                "alias",
+                "169.254.169.254",
+                "netmask",
+                "255.255.255.255",
+            ],
+        )
+        .map(drop)
     }
     #[cfg(windows)]
     {
@@ -96,7 +114,7 @@ pub fn alias_remove() -> anyhow::Result<()> {
             &[
                 "addr",
                 "del",
-                "169.254.169.254/24",
+                "169.254.169.254/32",
                 "dev",
                 "lo",
                 "label",
@@ -146,7 +164,7 @@ fn windows_alias(verb: &str) -> anyhow::Result<()> {
         "address",
         "Loopback Pseudo-Interface 1",
         "169.254.169.254",
-        "255.255.0.0",
+        "255.255.255.255",
     ];
     match run_alias_command("netsh", &args) {
         Ok(_) => Ok(()),
@@ -174,15 +192,17 @@ pub fn serve_until_stopped(listen: SocketAddr, upstream: SocketAddr) -> anyhow::
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         let stop = Arc::new(tokio::sync::Notify::new());
         let s = stop.clone();
         let handler = move |req: Request<Incoming>, peer: SocketAddr| {
             let stop = s.clone();
             async move {
                 if req.uri().path() == "/stop" {
+                    // Connections from other machines are refused already; this is the last word.
+                    if !super::conn::is_local_peer(peer.ip(), listen.ip()) {
+                        return super::text_error(403, "Access denied from non-local address");
+                    }
                     stop.notify_one();
                     return super::respond(200, "text/plain; charset=utf-8", "");
                 }
@@ -190,7 +210,12 @@ pub fn serve_until_stopped(listen: SocketAddr, upstream: SocketAddr) -> anyhow::
             }
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(super::serve(listener, Arc::new(handler), rx));
+        let server = tokio::spawn(super::conn::serve(
+            listener,
+            Arc::new(handler),
+            rx,
+            super::conn::Peers::Local,
+        ));
         wait_for_stop(&stop).await;
         // Let the `/stop` answer go out before the runtime is dropped.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -198,6 +223,26 @@ pub fn serve_until_stopped(listen: SocketAddr, upstream: SocketAddr) -> anyhow::
         let _ = server.await;
         Ok(())
     })
+}
+
+/// Listen on `addr`; on Linux only for connections that arrive on the loopback device, so other
+/// machines routing 169.254.169.254 here get "connection refused" from the kernel.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    // Root (the proxy's usual case) may always do this; the peer check in `conn` still guards
+    // a proxy that may not.
+    #[cfg(target_os = "linux")]
+    if let Err(e) = socket.bind_device(Some(b"lo")) {
+        crate::debug!("proxy: cannot bind to the loopback device ({e}); relying on the peer check");
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 #[cfg(unix)]
@@ -225,16 +270,33 @@ async fn wait_for_stop(stop: &tokio::sync::Notify) {
     }
 }
 
-/// Forward one request unchanged (Host kept, `X-Forwarded-For` appended) to `upstream`.
+/// How long forwarding one request may take: reading its (small) body, and the metadata
+/// server's answer, which comes within `ec2::WAIT` plus a little.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer taken from the metadata server (its bodies are a few hundred bytes).
+const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// Forward one request unchanged (Host kept, `X-Forwarded-For` appended) to `upstream`. Nothing
+/// is buffered beyond [`super::conn::MAX_REQUEST_BODY`] / [`MAX_RESPONSE_BODY`].
 async fn forward(req: Request<Incoming>, peer: SocketAddr, upstream: SocketAddr) -> Resp {
-    match try_forward(req, peer, upstream).await {
-        Ok(r) => r,
-        Err(e) => {
+    match tokio::time::timeout(FORWARD_TIMEOUT, try_forward(req, peer, upstream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) if e.is::<TooLarge>() => super::conn::too_large(),
+        Ok(Err(e)) => {
             crate::debug!("proxy: forwarding to {upstream} failed: {e:#}");
             super::respond(502, "text/plain; charset=utf-8", "")
         }
+        Err(_) => {
+            crate::debug!("proxy: forwarding to {upstream} timed out");
+            super::respond(504, "text/plain; charset=utf-8", "")
+        }
     }
 }
+
+/// The request body was over the limit (answered 413, not 502).
+#[derive(Debug, thiserror::Error)]
+#[error("request body too large")]
+struct TooLarge;
 
 async fn try_forward(
     req: Request<Incoming>,
@@ -242,7 +304,11 @@ async fn try_forward(
     upstream: SocketAddr,
 ) -> anyhow::Result<Resp> {
     let (mut parts, body) = req.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let body = match super::conn::read_body(body).await {
+        Ok(b) => b,
+        Err(super::conn::BodyError::TooLarge) => return Err(TooLarge.into()),
+        Err(super::conn::BodyError::Failed(e)) => bail!("reading the request body: {e}"),
+    };
     let client = peer.ip().to_string();
     let xff = match parts
         .headers
@@ -267,7 +333,11 @@ async fn try_forward(
         .send_request(Request::from_parts(parts, Full::new(body)))
         .await?;
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await?.to_bytes();
+    let body = http_body_util::Limited::new(body, MAX_RESPONSE_BODY)
+        .collect()
+        .await
+        .map_err(|e| anyhow!("reading the answer: {e}"))?
+        .to_bytes();
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }
 
