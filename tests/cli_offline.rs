@@ -276,6 +276,58 @@ fn list_table_shows_profiles_credentials_and_sessions() {
     );
 }
 
+/// `list` truncates the time left to whole seconds, as the Go tool does: a session expiring
+/// at a whole second, listed 0.x s after the previous whole second, has 59m59s left, not 1h0m0s.
+#[test]
+fn list_truncates_the_remaining_time() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let kr = s.keyring();
+    // Start just after a second boundary so that `list` runs within the same second.
+    let frac = jiff::Timestamp::now().subsec_nanosecond();
+    std::thread::sleep(std::time::Duration::from_nanos(
+        (1_000_000_000 - frac as u64) + 20_000_000,
+    ));
+    let t0 = jiff::Timestamp::now();
+    let expiry = jiff::Timestamp::from_second(t0.as_second() + 3600).unwrap();
+    let creds = Credentials {
+        expires: Some(expiry),
+        ..session("ASIA1", 0)
+    };
+    SessionStore::new(&kr)
+        .set("sts.GetSessionToken", "p", "", &creds)
+        .unwrap();
+    let out = s.run(&["list", "--sessions"]).ok().stdout;
+    let t1 = jiff::Timestamp::now();
+    // Go: floor(expiry - now) for a `now` between t0 and t1.
+    let left = |t: jiff::Timestamp| (expiry.as_nanosecond() - t.as_nanosecond()) / 1_000_000_000;
+    let allowed: Vec<String> = (left(t1)..=left(t0))
+        .map(|secs| {
+            let (m, s) = (secs / 60, secs % 60);
+            format!("sts.GetSessionToken:{m}m{s}s\n")
+        })
+        .collect();
+    assert!(allowed.contains(&out), "{out:?} not in {allowed:?}");
+}
+
+/// A zero duration means "not set" (the Go tool's zero value), on the flag and in
+/// `AWS_VAULT_DURATION`; a negative one is still refused.
+#[test]
+fn zero_duration_means_not_set() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    s.run(&["export", "-n", "-d", "0s", "p"]).ok();
+    s.run(&["export", "-n", "--duration=0", "p"]).ok();
+    s.run_env(
+        &["exec", "-n", "p", "--", "true"],
+        &[("AWS_VAULT_DURATION", "0")],
+    )
+    .ok();
+    assert_eq!(
+        s.run(&["export", "-n", "--duration=-1h", "p"]).fails(),
+        "aws-vault: error: invalid duration '-1h': must not be negative, try --help"
+    );
+}
+
 #[test]
 fn default_section_listed_only_with_profile_keys() {
     let s = Sandbox::with_config("[default]\noutput = json\n[profile a]\n");

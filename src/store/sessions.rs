@@ -88,9 +88,12 @@ impl SessionKey {
         )
     }
 
-    /// `<type>:<remaining>` as shown by `list` (compat §1.3).
+    /// `<type>:<remaining>` as shown by `list` (compat §1.3). The remaining time is truncated
+    /// toward zero to whole seconds, as Go's `time.Until(exp).Truncate(time.Second)`: with
+    /// 3551.7 s left this is `59m11s`, not `59m12s`.
     pub fn label(&self, now: Timestamp) -> String {
-        let remaining = self.expiry.saturating_sub(now.as_second());
+        let remaining_nanos = i128::from(self.expiry) * 1_000_000_000 - now.as_nanosecond();
+        let remaining = i64::try_from(remaining_nanos / 1_000_000_000).unwrap_or(i64::MAX);
         format!(
             "{}:{}",
             self.kind,
@@ -403,6 +406,11 @@ mod tests {
             expiry: 1000 + 3552,
         };
         assert_eq!(k.label(now), "sts.GetSessionToken:59m12s");
+        // Truncated toward zero, never rounded up.
+        let later = Timestamp::from_nanosecond(1000 * 1_000_000_000 + 300_000_000).unwrap();
+        assert_eq!(k.label(later), "sts.GetSessionToken:59m11s");
+        let past = Timestamp::from_nanosecond((1000 + 3552) * 1_000_000_000 + 300_000_000).unwrap();
+        assert_eq!(k.label(past), "sts.GetSessionToken:0s");
     }
 
     #[test]
