@@ -220,10 +220,18 @@ impl<'a> SessionStore<'a> {
             expiry: expires.as_second(),
         };
         let full = key.to_key();
-        let zoned = expires.to_zoned(TimeZone::UTC);
+        // The Go tool writes an SSO expiration in the local zone (it builds it from epoch
+        // milliseconds with `time.Unix`) and the others in UTC (as the STS SDK returns them);
+        // the payload and the label show that zone.
+        let zone = if kind == self::kind::SSO_GET_ROLE_CREDENTIALS {
+            TimeZone::system()
+        } else {
+            TimeZone::UTC
+        };
+        let zoned = expires.to_zoned(zone);
         let item = Item {
             key: full.clone(),
-            data: encode_with_fingerprint(creds, fingerprint),
+            data: encode_with_fingerprint(creds, Some(&zoned), fingerprint),
             label: format!(
                 "aws-vault session for {profile} (expires {})",
                 timefmt::go_rfc3339(&zoned)
@@ -283,17 +291,25 @@ impl<'a> SessionStore<'a> {
 
 /// The STS credential JSON of a cached session, keys in Go's order.
 pub fn encode(creds: &Credentials) -> Zeroizing<Vec<u8>> {
-    encode_with_fingerprint(creds, None)
+    encode_with_fingerprint(creds, None, None)
 }
 
 /// JSON field holding the fingerprint of the parameters a session was made with.
 const FINGERPRINT_FIELD: &str = "AwsVaultParameters";
 
-fn encode_with_fingerprint(creds: &Credentials, fingerprint: Option<&str>) -> Zeroizing<Vec<u8>> {
-    let expiration = creds
-        .expires
-        .map(timefmt::go_rfc3339nano_utc)
-        .unwrap_or_else(|| timefmt::GO_ZERO_TIME.to_string());
+/// `expires` is the expiration in the zone to write it in; UTC when `None`.
+fn encode_with_fingerprint(
+    creds: &Credentials,
+    expires: Option<&jiff::Zoned>,
+    fingerprint: Option<&str>,
+) -> Zeroizing<Vec<u8>> {
+    let expiration = match expires {
+        Some(zoned) => timefmt::go_rfc3339nano(zoned),
+        None => creds
+            .expires
+            .map(timefmt::go_rfc3339nano_utc)
+            .unwrap_or_else(|| timefmt::GO_ZERO_TIME.to_string()),
+    };
     let text = Zeroizing::new(format!(
         "{{\"AccessKeyId\":{},\"Expiration\":\"{expiration}\",\"SecretAccessKey\":{},\"SessionToken\":{}}}",
         json_str(&creds.access_key_id),
