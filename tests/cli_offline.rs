@@ -353,9 +353,20 @@ fn remove_with_force_and_confirmation() {
     assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "");
 
     let line = s.run(&["remove", "-f", "p"]).fails();
+    assert!(line.ends_with("/p: no such file or directory"), "{line}");
+}
+
+/// Removing a key that is not there passes the backend's error through, as the Go tool does;
+/// for the `file` backend that is Go's `os.Remove` text.
+#[test]
+fn remove_missing_key_is_the_backends_error() {
+    let s = Sandbox::new();
     assert_eq!(
-        line,
-        "aws-vault: error: remove: The specified item could not be found in the keyring"
+        s.run(&["remove", "-f", "missing"]).fails(),
+        format!(
+            "aws-vault: error: remove: remove {}: no such file or directory",
+            s.keys.join("missing").display()
+        )
     );
 }
 

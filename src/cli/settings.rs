@@ -208,6 +208,11 @@ impl Settings {
     /// A backend that cannot be opened is a [`super::UsageFailure`] that starts with the Go
     /// tool's `specified keyring backend not available` and goes on with the reason.
     pub fn open_keyring(&self) -> anyhow::Result<Box<dyn Keyring>> {
+        self.open_keyring_named().map(|(_, kr)| kr)
+    }
+
+    /// [`open_keyring`](Self::open_keyring), also saying which backend was opened.
+    pub fn open_keyring_named(&self) -> anyhow::Result<(&'static str, Box<dyn Keyring>)> {
         let (name, kr) = keyring::open_named(&self.keyring).map_err(|e| {
             let text = match &e {
                 keyring::OpenError::Unavailable { name, reason } => {
@@ -218,7 +223,7 @@ impl Settings {
             super::UsageFailure(text)
         })?;
         crate::debug!("Using keyring backend {name}");
-        Ok(kr)
+        Ok((name, kr))
     }
 }
 
