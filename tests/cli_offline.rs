@@ -1044,6 +1044,16 @@ fn bash_completion_offers_commands_flags_and_profiles() {
         let _ = &mut cmd;
         String::from_utf8(out.stdout).unwrap()
     };
+    // As kingpin: its `help` command first, and the backend names for `--backend`.
+    assert_eq!(
+        s.run(&["--completion-bash", ""]).ok().stdout,
+        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nversion"
+    );
+    assert_eq!(
+        s.run(&["--completion-bash", "--backend", ""]).ok().stdout,
+        "secret-service\nkwallet\nkeyctl\npass\npassage\nfile"
+    );
+    assert_eq!(complete("aws-vault --backend f", 2), "file\n");
     assert_eq!(complete("aws-vault exec p", 2), "prod\n");
     assert_eq!(complete("aws-vault ex", 1), "exec\nexport\n");
     assert_eq!(complete("aws-vault export --format j", 3), "json\n");
