@@ -675,13 +675,25 @@ fn parse_errors_are_kingpins() {
 #[test]
 fn version_and_help() {
     let s = Sandbox::new();
+    // The crate version and, in a git checkout, the commit it was built from.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string());
+    let version = match commit {
+        Some(c) => format!("{}+{c}\n", env!("CARGO_PKG_VERSION")),
+        None => format!("{}\n", env!("CARGO_PKG_VERSION")),
+    };
     let run = s.run(&["version"]).ok();
-    assert_eq!(run.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run.stdout, version);
     let run = s.run(&["--version"]).ok();
     assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run.stderr, version);
     let run = s.run(&["-v"]).ok();
-    assert_eq!(run.stderr, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run.stderr, version);
     let run = s.run(&[]).ok();
     assert!(run.stderr.contains("Usage: aws-vault"), "{}", run.stderr);
     assert_eq!(run.stdout, "");

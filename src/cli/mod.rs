@@ -26,11 +26,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub use settings::Settings;
 
-/// The version string: set `AWS_VAULT_VERSION` at build time for releases, else the crate's.
-pub const VERSION: &str = match option_env!("AWS_VAULT_VERSION") {
-    Some(v) => v,
-    None => env!("CARGO_PKG_VERSION"),
-};
+/// The version string, made by `build.rs`: `AWS_VAULT_VERSION` at build time if set, else the
+/// crate version and the commit (`0.1.0+4ffda8c`), else the crate version alone.
+pub const VERSION: &str = env!("AWS_VAULT_BUILD_VERSION");
 
 #[derive(Parser, Debug)]
 #[command(
