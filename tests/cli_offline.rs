@@ -475,6 +475,46 @@ fn exec_no_session_sets_environment_and_forwards_exit_code() {
     }
 }
 
+/// After `exec`'s command word, a line the Go tool accepts gets the Go tool's result (its own
+/// flags recognised anywhere, the first `--` dropped); a line it would refuse passes everything
+/// after the command word to the command (compat §1.1, D2).
+#[test]
+fn exec_arguments_follow_the_go_tool_with_a_friendlier_fallback() {
+    // credential_process: no network whatever flags are read.
+    let s = Sandbox::with_config(
+        "[profile cp]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":\"AKIACP\",\"SecretAccessKey\":\"s\"}'\n",
+    );
+    let show = s.dir.path().join("show");
+    std::fs::write(&show, "#!/bin/sh\nprintf '%s|' \"$AWS_REGION\" \"$@\"\n").unwrap();
+    std::fs::set_permissions(&show, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let show = show.to_str().unwrap();
+    let out = |args: &[&str]| {
+        let mut all = vec!["exec", "cp"];
+        all.extend_from_slice(args);
+        s.run(&all).ok().stdout
+    };
+    // The Go tool's reading.
+    assert_eq!(out(&[show, "a", "--", "b"]), "|a|b|");
+    assert_eq!(
+        out(&[show, "a", "--region", "eu-west-1", "b"]),
+        "eu-west-1|a|b|"
+    );
+    assert_eq!(out(&["--", show, "a", "--", "b"]), "|a|--|b|");
+    assert_eq!(out(&[show, "--", "a", "--region", "x"]), "|a|--region|x|");
+    // Lines the Go tool refuses: the rest of the line is the command's.
+    assert_eq!(out(&[show, "-la", "a"]), "|-la|a|");
+    assert_eq!(out(&[show, "a", "--bogus", "--", "b"]), "|a|--bogus|--|b|");
+    assert_eq!(out(&[show, "a", "--region"]), "|a|--region|");
+    // --help anywhere is aws-vault's help, as in the Go tool.
+    let run = s.run(&["exec", "cp", show, "--help"]).ok();
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("Usage: aws-vault exec"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn exec_uses_aws_profile_and_shell_by_default() {
     let s = Sandbox::with_config("[profile p]\n");

@@ -267,6 +267,53 @@ fn preprocess(
     Ok((expanded, negated))
 }
 
+/// Parse the command line as the Go tool would, with one friendlier fallback for `exec`
+/// (compat §1.1, docs/differences.md D2):
+///
+/// 1. First, kingpin's reading: aws-vault's own flags are recognised anywhere before the first
+///    `--`, even after `exec`'s command word (`exec p ls -n` is `--no-session`), and the
+///    first `--` is dropped (`exec p cmd -- -x` runs `cmd -x`). Whenever the Go tool accepts a
+///    line, this gives its result, `--help` and `--version` included.
+/// 2. Only when that reading fails — where the Go tool would stop with a usage error — and the
+///    line is an `exec` with a command: everything after the command word goes to the command
+///    as it is (`exec p ls -la` runs `ls -la`, where the Go tool says `unknown short flag '-l'`).
+///
+/// If both fail, the error is the first reading's, in kingpin's words.
+fn parse_like_kingpin(
+    definition: &mut clap::Command,
+    args: &[OsString],
+) -> Result<clap::ArgMatches, clap::Error> {
+    let mut go = definition.clone().mut_subcommand("exec", |exec| {
+        exec.mut_arg("command", |a| {
+            a.trailing_var_arg(false).allow_hyphen_values(false)
+        })
+    });
+    let go_error = match go.try_get_matches_from_mut(args) {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
+    };
+    use clap::error::ErrorKind;
+    if matches!(
+        go_error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return Err(go_error);
+    }
+    match definition.try_get_matches_from_mut(args) {
+        Ok(m) if exec_has_command(&m) => Ok(m),
+        _ => Err(go_error),
+    }
+}
+
+fn exec_has_command(m: &clap::ArgMatches) -> bool {
+    m.subcommand_matches("exec").is_some_and(|exec| {
+        exec.get_many::<String>("command")
+            .is_some_and(|mut c| c.next().is_some())
+    })
+}
+
 /// The program name used as the prefix of parse errors: the invoked file's base name.
 fn program_name() -> String {
     std::env::args_os()
@@ -332,13 +379,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(v) => v,
         Err(e) => return usage_error(&e),
     };
-    let cli = match definition
-        .try_get_matches_from_mut(&args)
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
-        Ok(cli) => cli,
-        Err(e) => return clap_error(e),
-    };
+    let cli =
+        match parse_like_kingpin(&mut definition, &args).and_then(|m| Cli::from_arg_matches(&m)) {
+            Ok(cli) => cli,
+            Err(e) => return clap_error(e),
+        };
     if cli.version {
         eprintln!("{VERSION}");
         return 0;
