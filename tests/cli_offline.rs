@@ -276,6 +276,58 @@ fn list_table_shows_profiles_credentials_and_sessions() {
     );
 }
 
+/// `list` truncates the time left to whole seconds, as the Go tool does: a session expiring
+/// at a whole second, listed 0.x s after the previous whole second, has 59m59s left, not 1h0m0s.
+#[test]
+fn list_truncates_the_remaining_time() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let kr = s.keyring();
+    // Start just after a second boundary so that `list` runs within the same second.
+    let frac = jiff::Timestamp::now().subsec_nanosecond();
+    std::thread::sleep(std::time::Duration::from_nanos(
+        (1_000_000_000 - frac as u64) + 20_000_000,
+    ));
+    let t0 = jiff::Timestamp::now();
+    let expiry = jiff::Timestamp::from_second(t0.as_second() + 3600).unwrap();
+    let creds = Credentials {
+        expires: Some(expiry),
+        ..session("ASIA1", 0)
+    };
+    SessionStore::new(&kr)
+        .set("sts.GetSessionToken", "p", "", &creds)
+        .unwrap();
+    let out = s.run(&["list", "--sessions"]).ok().stdout;
+    let t1 = jiff::Timestamp::now();
+    // Go: floor(expiry - now) for a `now` between t0 and t1.
+    let left = |t: jiff::Timestamp| (expiry.as_nanosecond() - t.as_nanosecond()) / 1_000_000_000;
+    let allowed: Vec<String> = (left(t1)..=left(t0))
+        .map(|secs| {
+            let (m, s) = (secs / 60, secs % 60);
+            format!("sts.GetSessionToken:{m}m{s}s\n")
+        })
+        .collect();
+    assert!(allowed.contains(&out), "{out:?} not in {allowed:?}");
+}
+
+/// A zero duration means "not set" (the Go tool's zero value), on the flag and in
+/// `AWS_VAULT_DURATION`; a negative one is still refused.
+#[test]
+fn zero_duration_means_not_set() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    s.run(&["export", "-n", "-d", "0s", "p"]).ok();
+    s.run(&["export", "-n", "--duration=0", "p"]).ok();
+    s.run_env(
+        &["exec", "-n", "p", "--", "true"],
+        &[("AWS_VAULT_DURATION", "0")],
+    )
+    .ok();
+    assert_eq!(
+        s.run(&["export", "-n", "--duration=-1h", "p"]).fails(),
+        "aws-vault: error: invalid duration '-1h': must not be negative, try --help"
+    );
+}
+
 #[test]
 fn default_section_listed_only_with_profile_keys() {
     let s = Sandbox::with_config("[default]\noutput = json\n[profile a]\n");
@@ -301,9 +353,20 @@ fn remove_with_force_and_confirmation() {
     assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "");
 
     let line = s.run(&["remove", "-f", "p"]).fails();
+    assert!(line.ends_with("/p: no such file or directory"), "{line}");
+}
+
+/// Removing a key that is not there passes the backend's error through, as the Go tool does;
+/// for the `file` backend that is Go's `os.Remove` text.
+#[test]
+fn remove_missing_key_is_the_backends_error() {
+    let s = Sandbox::new();
     assert_eq!(
-        line,
-        "aws-vault: error: remove: The specified item could not be found in the keyring"
+        s.run(&["remove", "-f", "missing"]).fails(),
+        format!(
+            "aws-vault: error: remove: remove {}: no such file or directory",
+            s.keys.join("missing").display()
+        )
     );
 }
 
@@ -412,6 +475,46 @@ fn exec_no_session_sets_environment_and_forwards_exit_code() {
     }
 }
 
+/// After `exec`'s command word, a line the Go tool accepts gets the Go tool's result (its own
+/// flags recognised anywhere, the first `--` dropped); a line it would refuse passes everything
+/// after the command word to the command (compat §1.1, D2).
+#[test]
+fn exec_arguments_follow_the_go_tool_with_a_friendlier_fallback() {
+    // credential_process: no network whatever flags are read.
+    let s = Sandbox::with_config(
+        "[profile cp]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":\"AKIACP\",\"SecretAccessKey\":\"s\"}'\n",
+    );
+    let show = s.dir.path().join("show");
+    std::fs::write(&show, "#!/bin/sh\nprintf '%s|' \"$AWS_REGION\" \"$@\"\n").unwrap();
+    std::fs::set_permissions(&show, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let show = show.to_str().unwrap();
+    let out = |args: &[&str]| {
+        let mut all = vec!["exec", "cp"];
+        all.extend_from_slice(args);
+        s.run(&all).ok().stdout
+    };
+    // The Go tool's reading.
+    assert_eq!(out(&[show, "a", "--", "b"]), "|a|b|");
+    assert_eq!(
+        out(&[show, "a", "--region", "eu-west-1", "b"]),
+        "eu-west-1|a|b|"
+    );
+    assert_eq!(out(&["--", show, "a", "--", "b"]), "|a|--|b|");
+    assert_eq!(out(&[show, "--", "a", "--region", "x"]), "|a|--region|x|");
+    // Lines the Go tool refuses: the rest of the line is the command's.
+    assert_eq!(out(&[show, "-la", "a"]), "|-la|a|");
+    assert_eq!(out(&[show, "a", "--bogus", "--", "b"]), "|a|--bogus|--|b|");
+    assert_eq!(out(&[show, "a", "--region"]), "|a|--region|");
+    // --help anywhere is aws-vault's help, as in the Go tool.
+    let run = s.run(&["exec", "cp", show, "--help"]).ok();
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("Usage: aws-vault exec"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn exec_uses_aws_profile_and_shell_by_default() {
     let s = Sandbox::with_config("[profile p]\n");
@@ -504,38 +607,139 @@ fn unknown_profile_is_refused() {
     );
 }
 
+// ---------------------------------------------------------------- the Go tool's error texts
+
+/// Each stage of `exec`/`export` is worded as the Go tool words it (compat §1.4 step 7), so
+/// scripts that match its messages keep working.
+#[test]
+fn credential_errors_are_worded_like_the_go_tool() {
+    let s = Sandbox::with_config(
+        "[profile empty]\n[profile a]\ninclude_profile = b\n[profile b]\ninclude_profile = a\n[profile cpfail]\ncredential_process = false\n",
+    );
+    assert_eq!(
+        s.run(&["exec", "nosuch", "--", "true"]).fails(),
+        "aws-vault: error: exec: profile 'nosuch' not found in ~/.aws/config and no stored credentials exist for it"
+    );
+    assert_eq!(
+        s.run(&["export", "empty"]).fails(),
+        "aws-vault: error: export: Error getting temporary credentials: profile empty: credentials missing"
+    );
+    assert_eq!(
+        s.run(&["exec", "empty", "--", "true"]).fails(),
+        "aws-vault: error: exec: Error getting temporary credentials: profile empty: credentials missing"
+    );
+    assert_eq!(
+        s.run(&["export", "a"]).fails(),
+        "aws-vault: error: export: Error loading config: Loop detected in config file for profile 'a'"
+    );
+    assert_eq!(
+        s.run(&["export", "cpfail"]).fails(),
+        "aws-vault: error: export: Failed to get credentials for cpfail: running command \"false\": exit status 1"
+    );
+    assert_eq!(
+        s.run(&["exec", "cpfail", "--", "true"]).fails(),
+        "aws-vault: error: exec: Failed to get credentials for cpfail: running command \"false\": exit status 1"
+    );
+    assert_eq!(
+        s.run(&["exec", "--profile-env", "cpfail", "--", "true"]).fails(),
+        "aws-vault: error: exec: failed to get credentials for cpfail: running command \"false\": exit status 1"
+    );
+}
+
+/// A config file that does not parse and a backend that does not open are reported in the
+/// parser's frame, without the command name, as the Go tool does; the detail is kept.
+#[test]
+fn setup_errors_use_the_parser_frame() {
+    let s = Sandbox::with_config("[profile p]\nregion = us-east-1\nthis line has no delimiter\n");
+    assert_eq!(
+        s.run(&["list"]).fails(),
+        format!(
+            "aws-vault: error: Error parsing config file {}: line 3: key-value delimiter not found: this line has no delimiter, try --help",
+            s.config.display()
+        )
+    );
+    let s = Sandbox::new();
+    let line = s
+        .run_env(
+            &["--backend=secret-service", "list"],
+            &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+        )
+        .fails();
+    assert!(
+        line.starts_with(
+            "aws-vault: error: specified keyring backend not available: secret-service: "
+        ) && line.ends_with(", try --help"),
+        "{line}"
+    );
+}
+
+/// Parse errors in kingpin's words (compat §1.1).
+#[test]
+fn parse_errors_are_kingpins() {
+    let s = Sandbox::with_config("[profile p]\n");
+    let cases: &[(&[&str], &str)] = &[
+        (&["add"], "required argument 'profile' not provided"),
+        (&["list", "--bogus"], "unknown long flag '--bogus'"),
+        (&["list", "--bogus=1"], "unknown long flag '--bogus'"),
+        (&["list", "-x"], "unknown short flag '-x'"),
+        (
+            &["export", "--format=xml", "p"],
+            "enum value must be one of env,export-env,json,ini, got 'xml'",
+        ),
+        (&["bogus"], "expected command but got \"bogus\""),
+        (&["list", "extra"], "unexpected extra"),
+        (
+            &["export", "p", "--region"],
+            "expected argument for flag '--region'",
+        ),
+        (
+            &["list", "--profiles", "--profiles"],
+            "flag 'profiles' cannot be repeated",
+        ),
+        (
+            &["migrate-backend", "--to", "file"],
+            "required flag(s) '--from' not provided",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(
+            s.run(args).fails(),
+            format!("aws-vault: error: {message}, try --help"),
+            "{args:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- global options
 
 #[test]
 fn version_and_help() {
     let s = Sandbox::new();
+    // The crate version and, in a git checkout, the commit it was built from.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string());
+    let version = match commit {
+        Some(c) => format!("{}+{c}\n", env!("CARGO_PKG_VERSION")),
+        None => format!("{}\n", env!("CARGO_PKG_VERSION")),
+    };
     let run = s.run(&["version"]).ok();
-    assert_eq!(run.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run.stdout, version);
     let run = s.run(&["--version"]).ok();
     assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run.stderr, version);
     let run = s.run(&["-v"]).ok();
-    assert_eq!(run.stderr, format!("{}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(run.stderr, version);
     let run = s.run(&[]).ok();
     assert!(run.stderr.contains("Usage: aws-vault"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
     let run = s.run(&["--help"]).ok();
     assert!(run.stderr.contains("exec"));
     assert!(run.stderr.contains("--backend"));
-}
-
-#[test]
-fn unknown_flags_and_commands_are_usage_errors() {
-    let s = Sandbox::new();
-    let line = s.run(&["list", "--bogus"]).fails();
-    assert!(
-        line.starts_with("aws-vault: error: ") && line.ends_with(", try --help"),
-        "{line}"
-    );
-    let line = s.run(&["frobnicate"]).fails();
-    assert!(line.ends_with(", try --help"), "{line}");
-    let line = s.run(&["export", "-n", "--format=xml", "p"]).fails();
-    assert!(line.contains("xml"), "{line}");
 }
 
 #[test]
@@ -892,6 +1096,16 @@ fn bash_completion_offers_commands_flags_and_profiles() {
         let _ = &mut cmd;
         String::from_utf8(out.stdout).unwrap()
     };
+    // As kingpin: its `help` command first, and the backend names for `--backend`.
+    assert_eq!(
+        s.run(&["--completion-bash", ""]).ok().stdout,
+        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nversion"
+    );
+    assert_eq!(
+        s.run(&["--completion-bash", "--backend", ""]).ok().stdout,
+        "secret-service\nkwallet\nkeyctl\npass\npassage\nfile"
+    );
+    assert_eq!(complete("aws-vault --backend f", 2), "file\n");
     assert_eq!(complete("aws-vault exec p", 2), "prod\n");
     assert_eq!(complete("aws-vault ex", 1), "exec\nexport\n");
     assert_eq!(complete("aws-vault export --format j", 3), "json\n");

@@ -898,7 +898,7 @@ fn migrate_file_to_pass_and_back() {
     let line = s.run(&["migrate-backend", "--from", "file"]).fails();
     assert_eq!(
         line,
-        "aws-vault: error: required flag --to not provided, try --help"
+        "aws-vault: error: required flag(s) '--to' not provided, try --help"
     );
     let line = s
         .run(&[

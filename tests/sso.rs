@@ -481,3 +481,27 @@ fn ctrl_c_while_waiting_for_the_browser_aborts_cleanly() {
     assert!(out.stdout.is_empty());
     assert!(!OidcStore::new(&s.keyring()).has(START_URL).unwrap());
 }
+
+/// The Go tool writes an SSO session's `Expiration` (and the item's label) in the local zone;
+/// the Go tool and this one read either form.
+#[test]
+fn sso_session_expiration_is_written_in_the_local_zone() {
+    let fake = SsoFake::start("{}");
+    let mut s = sandbox(&fake);
+    s.set_env("TZ", "Asia/Kolkata");
+    export(&s, "sso", &[]);
+    let kr = s.keyring();
+    let key = keys(&s)
+        .into_iter()
+        .find(|k| k.starts_with("sso.GetRoleCredentials,"))
+        .expect("an SSO session is cached");
+    let item = kr.get(&key).unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(&item.data).unwrap();
+    let expiration = payload["Expiration"].as_str().unwrap();
+    assert!(expiration.ends_with("+05:30"), "{expiration}");
+    assert!(item.label.ends_with("+05:30)"), "{}", item.label);
+    // Read back as the same instant: the next export is a cache hit.
+    let n = fake.calls().len();
+    export(&s, "sso", &[]);
+    assert_eq!(fake.calls().len(), n);
+}

@@ -819,10 +819,9 @@ fn a_named_backend_that_cannot_open_is_one_clear_error() {
         .run_env(&["list"], &[("AWS_VAULT_BACKEND", "secret-service")])
         .fails();
     assert!(
-        line.starts_with("aws-vault: error: ")
-            && line.contains(
-                "keyring backend 'secret-service' is not available: no D-Bus session bus"
-            ),
+        line.starts_with(
+            "aws-vault: error: specified keyring backend not available: secret-service: no D-Bus session bus"
+        ) && line.ends_with(", try --help"),
         "{line}"
     );
     let line = s
@@ -830,7 +829,7 @@ fn a_named_backend_that_cannot_open_is_one_clear_error() {
         .fails();
     assert!(
         line.contains(
-            "keyring backend 'pass' is not available: the no-such-pass program is not available"
+            "specified keyring backend not available: pass: the no-such-pass program is not available"
         ),
         "{line}"
     );

@@ -589,3 +589,77 @@ fn include_profile_and_default_feed_the_chain() {
     assert_eq!(call.access_key.as_deref(), Some(KEY_ID));
     assert!(env.contains("AWS_REGION=ca-central-1\n"), "{env}");
 }
+
+/// The README example: one GetSessionToken session (and so one MFA code) serves `foo-admin`,
+/// `jonsmith` itself and `bar-role1`, whatever `--region` each run uses: the session is cached
+/// per source profile and MFA serial, not per target or region.
+#[test]
+fn readme_profiles_share_one_get_session_token_across_regions() {
+    let moto = Moto::start();
+    let s = sandbox(
+        &moto,
+        &format!(
+            "[profile jonsmith]\nmfa_serial = {MFA}\n\
+             [profile foo-readonly]\nsource_profile = jonsmith\nrole_arn = arn:aws:iam::22222222222:role/ReadOnly\n\
+             [profile foo-admin]\nsource_profile = jonsmith\nrole_arn = arn:aws:iam::22222222222:role/Administrator\nmfa_serial = {MFA}\n\
+             [profile bar-role1]\nsource_profile = jonsmith\nrole_arn = arn:aws:iam::333333333333:role/Role1\nmfa_serial = {MFA}\n\
+             [profile bar-role2]\nsource_profile = bar-role1\nrole_arn = arn:aws:iam::333333333333:role/Role2\nmfa_serial = {MFA}\n"
+        ),
+    );
+    s.add("jonsmith", KEY_ID, SECRET);
+    // Only the first run has a code; a later run that needed one would fail (no terminal).
+    let admin = json(
+        &s.run(&[
+            "export",
+            "--format=json",
+            "-t",
+            "123456",
+            "--region",
+            "eu-west-1",
+            "foo-admin",
+        ])
+        .ok()
+        .stdout,
+    );
+    let own = json(
+        &s.run(&[
+            "export",
+            "--format=json",
+            "--region",
+            "ap-southeast-2",
+            "jonsmith",
+        ])
+        .ok()
+        .stdout,
+    );
+    let role1 = json(
+        &s.run(&[
+            "export",
+            "--format=json",
+            "--region",
+            "ap-southeast-2",
+            "bar-role1",
+        ])
+        .ok()
+        .stdout,
+    );
+
+    let gst = moto.calls_to("GetSessionToken");
+    assert_eq!(gst.len(), 1, "{:?}", moto.calls());
+    assert_eq!(gst[0].param("TokenCode"), Some("123456"));
+    let with_code = moto
+        .calls()
+        .into_iter()
+        .filter(|c| c.param("TokenCode").is_some())
+        .count();
+    assert_eq!(with_code, 1, "one MFA use: {:?}", moto.calls());
+    // `jonsmith` got the session itself; both roles were assumed with it, without MFA.
+    let session_token = own["SessionToken"].as_str().unwrap();
+    let roles = moto.calls_to("AssumeRole");
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    for call in &roles {
+        assert_eq!(call.session_token.as_deref(), Some(session_token));
+        assert_eq!(call.param("SerialNumber"), None);
+    }
+    assert_ne!(admin["AccessKeyId"], role1["AccessKeyId"]);
+}

@@ -137,6 +137,14 @@ fn candidates(
     // The value of a flag: its enum values, if any.
     if let Some(prev) = done.last().and_then(|w| w.strip_prefix("--")) {
         if let Some(arg) = find_arg(command, prev).filter(takes_value) {
+            // `--backend` is an enum flag in the Go tool; here its names are checked by the
+            // keyring module, so its values come from there.
+            if arg.get_id() == "backend" {
+                return crate::keyring::available_backends()
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
+            }
             return arg
                 .get_possible_values()
                 .iter()
@@ -153,10 +161,13 @@ fn candidates(
             .collect();
     }
     match command {
-        None => cli
-            .get_subcommands()
-            .filter(|c| !c.is_hide_set())
-            .map(|c| c.get_name().to_string())
+        // kingpin lists its own `help` command first.
+        None => std::iter::once("help".to_string())
+            .chain(
+                cli.get_subcommands()
+                    .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+                    .map(|c| c.get_name().to_string()),
+            )
             .collect(),
         Some(c) if takes_profile(c) && positionals == 0 => profiles(),
         Some(_) => Vec::new(),

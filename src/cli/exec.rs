@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::bail;
 use clap::Args;
 
-use super::export::{self, Format};
+use super::export::{self, Format, RetrieveError};
 use super::{picker, CommandResult, Settings};
 use crate::creds;
 use crate::process::{self, ChildEnv};
@@ -69,7 +69,8 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         export::refuse_nested(settings)?;
         let resolved = args
             .creds
-            .retrieve(settings, &config, keyring.as_ref(), &profile)?;
+            .retrieve(settings, &config, keyring.as_ref(), &profile)
+            .map_err(RetrieveError::into_anyhow)?;
         print!("{}", *export::render(Format::Json, &profile, &resolved));
         return Ok(0);
     }
@@ -126,10 +127,12 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
     let resolved = args
         .creds
         .retrieve(settings, &config, keyring.as_ref(), &profile)
-        .map_err(|e| {
-            // The Go tool's two wordings, kept for scripts that match on them.
-            let verb = if profile_env { "failed" } else { "Failed" };
-            anyhow::anyhow!("{verb} to get credentials for {profile}: {e:#}")
+        .map_err(|e| match e {
+            // The Go tool words this one in lower case with --profile-env.
+            RetrieveError::Retrieve { profile, cause } if profile_env => {
+                anyhow::anyhow!("failed to get credentials for {profile}: {cause:#}")
+            }
+            e => e.into_anyhow(),
         })?;
 
     let mut env = ChildEnv::from_parent(std::env::vars_os());

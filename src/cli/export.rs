@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 
 use zeroize::Zeroizing;
 
-use super::{picker, CommandResult, Settings};
+use super::{picker, CommandResult, Settings, UsageFailure};
 use crate::config::{BaseValues, ConfigFile};
 use crate::creds::{self, sso::LoginOptions, Resolved};
 use crate::gofmt::time as timefmt;
@@ -68,25 +68,64 @@ impl CredentialArgs {
         self.mfa_token.clone().map(Zeroizing::new)
     }
 
-    /// Resolve `profile` and fetch its credentials, the way `export` and `exec` do.
+    /// Resolve `profile` and fetch its credentials, the way `export` and `exec` do. The error
+    /// says which stage failed, worded as the Go tool words it (see [`RetrieveError`]).
     pub fn retrieve(
         &self,
         settings: &Settings,
         config: &ConfigFile,
         keyring: &dyn Keyring,
         profile: &str,
-    ) -> anyhow::Result<Resolved> {
-        let base = self.base_values(settings)?;
-        let resolved = creds::resolve_profile(config, keyring, profile, &settings.env, &base)?;
+    ) -> Result<Resolved, RetrieveError> {
+        let base = self.base_values(settings).map_err(RetrieveError::Setup)?;
+        let sso_login = self.sso_login(settings).map_err(RetrieveError::Setup)?;
+        let resolved = creds::resolve_profile(config, keyring, profile, &settings.env, &base)
+            .map_err(RetrieveError::Setup)?;
         let mfa = settings.mfa_source(self.mfa_token(), false);
         let mut req = creds::Request::new(&resolved, keyring, &mfa, &settings.env);
         req.options.no_session = self.no_session;
-        req.sso_login = self.sso_login(settings)?;
-        let creds = creds::retrieve(&req)?;
+        req.sso_login = sso_login;
+        let plan = req.plan().map_err(RetrieveError::Plan)?;
+        let creds = req
+            .executor()
+            .retrieve(&plan)
+            .map_err(|cause| RetrieveError::Retrieve {
+                profile: profile.to_string(),
+                cause,
+            })?;
         Ok(Resolved {
             profile: resolved,
             creds,
         })
+    }
+}
+
+/// Why `export` or `exec` got no credentials. The Go tool words each stage differently, and
+/// scripts match on those words (compat §1.4 step 7 and the `default` mode of step 10):
+#[derive(Debug, thiserror::Error)]
+pub enum RetrieveError {
+    /// Flags, the profile guard, resolving the profile: the error is already worded
+    /// (`profile 'x' not found …`, `Error loading config: …`).
+    #[error("{0:#}")]
+    Setup(anyhow::Error),
+    /// Building the credential chain failed (`profile x: credentials missing`).
+    #[error("Error getting temporary credentials: {0:#}")]
+    Plan(anyhow::Error),
+    /// Walking the chain failed (an STS call, `credential_process`, SSO, a keyring read).
+    #[error("Failed to get credentials for {profile}: {cause:#}")]
+    Retrieve {
+        profile: String,
+        cause: anyhow::Error,
+    },
+}
+
+impl RetrieveError {
+    /// Back to an `anyhow::Error`, keeping a [`super::UsageFailure`] recognisable.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            RetrieveError::Setup(e) => e,
+            other => other.into(),
+        }
     }
 }
 
@@ -98,7 +137,10 @@ pub enum Format {
     Ini,
 }
 
-/// The `--duration` flag or `AWS_VAULT_DURATION`, in flag duration syntax.
+/// The `--duration` flag or `AWS_VAULT_DURATION`, in flag duration syntax. Zero means "not
+/// set" (each session then gets its default), as in the Go tool, where zero is the unset
+/// value of a duration. A value that does not parse, or a negative one (which AWS would
+/// refuse), is a usage error.
 pub fn parse_duration_flag(
     settings: &Settings,
     given: Option<String>,
@@ -107,11 +149,14 @@ pub fn parse_duration_flag(
         return Ok(None);
     };
     let nanos = crate::config::duration::parse_flag_duration(&text)
-        .map_err(|e| anyhow::anyhow!("invalid duration '{text}': {e}"))?;
-    if nanos <= 0 {
-        bail!("invalid duration '{text}': must be positive");
+        .map_err(|e| UsageFailure(format!("invalid duration '{text}': {e}")))?;
+    match nanos {
+        0 => Ok(None),
+        n if n < 0 => {
+            Err(UsageFailure(format!("invalid duration '{text}': must not be negative")).into())
+        }
+        n => Ok(Some(std::time::Duration::from_nanos(n as u64))),
     }
-    Ok(Some(std::time::Duration::from_nanos(nanos as u64)))
 }
 
 pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
@@ -122,7 +167,8 @@ pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
     let profile = picker::profile_or_pick(args.profile, &settings.env, &config)?;
     let resolved = args
         .creds
-        .retrieve(settings, &config, keyring.as_ref(), &profile)?;
+        .retrieve(settings, &config, keyring.as_ref(), &profile)
+        .map_err(RetrieveError::into_anyhow)?;
     print!("{}", *render(args.format, &profile, &resolved));
     Ok(0)
 }

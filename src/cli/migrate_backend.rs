@@ -43,15 +43,16 @@ fn open(settings: &Settings, backend: &str) -> anyhow::Result<Box<dyn Keyring>> 
 }
 
 pub fn run(settings: &Settings, args: MigrateBackendArgs) -> CommandResult {
-    // kingpin's wording for a missing required flag, as a usage error.
+    // kingpin's wording for missing required flags, as a usage error.
     let (Some(from), Some(to)) = (args.from.clone(), args.to.clone()) else {
-        let flag = if args.from.is_none() {
-            "--from"
-        } else {
-            "--to"
-        };
+        let missing: Vec<&str> = [("'--from'", &args.from), ("'--to'", &args.to)]
+            .into_iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(name, _)| name)
+            .collect();
         return Ok(super::usage_error(&format!(
-            "required flag {flag} not provided"
+            "required flag(s) {} not provided",
+            missing.join(", ")
         )));
     };
     if from == to {

@@ -27,11 +27,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub use settings::Settings;
 
-/// The version string: set `AWS_VAULT_VERSION` at build time for releases, else the crate's.
-pub const VERSION: &str = match option_env!("AWS_VAULT_VERSION") {
-    Some(v) => v,
-    None => env!("CARGO_PKG_VERSION"),
-};
+/// The version string, made by `build.rs`: `AWS_VAULT_VERSION` at build time if set, else the
+/// crate version and the commit (`0.1.0+4ffda8c`), else the crate version alone.
+pub const VERSION: &str = env!("AWS_VAULT_BUILD_VERSION");
 
 #[derive(Parser, Debug)]
 #[command(
@@ -270,6 +268,53 @@ fn preprocess(
     Ok((expanded, negated))
 }
 
+/// Parse the command line as the Go tool would, with one friendlier fallback for `exec`
+/// (compat §1.1, docs/differences.md D2):
+///
+/// 1. First, kingpin's reading: aws-vault's own flags are recognised anywhere before the first
+///    `--`, even after `exec`'s command word (`exec p ls -n` is `--no-session`), and the
+///    first `--` is dropped (`exec p cmd -- -x` runs `cmd -x`). Whenever the Go tool accepts a
+///    line, this gives its result, `--help` and `--version` included.
+/// 2. Only when that reading fails — where the Go tool would stop with a usage error — and the
+///    line is an `exec` with a command: everything after the command word goes to the command
+///    as it is (`exec p ls -la` runs `ls -la`, where the Go tool says `unknown short flag '-l'`).
+///
+/// If both fail, the error is the first reading's, in kingpin's words.
+fn parse_like_kingpin(
+    definition: &mut clap::Command,
+    args: &[OsString],
+) -> Result<clap::ArgMatches, clap::Error> {
+    let mut go = definition.clone().mut_subcommand("exec", |exec| {
+        exec.mut_arg("command", |a| {
+            a.trailing_var_arg(false).allow_hyphen_values(false)
+        })
+    });
+    let go_error = match go.try_get_matches_from_mut(args) {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
+    };
+    use clap::error::ErrorKind;
+    if matches!(
+        go_error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return Err(go_error);
+    }
+    match definition.try_get_matches_from_mut(args) {
+        Ok(m) if exec_has_command(&m) => Ok(m),
+        _ => Err(go_error),
+    }
+}
+
+fn exec_has_command(m: &clap::ArgMatches) -> bool {
+    m.subcommand_matches("exec").is_some_and(|exec| {
+        exec.get_many::<String>("command")
+            .is_some_and(|mut c| c.next().is_some())
+    })
+}
+
 /// The program name used as the prefix of parse errors: the invoked file's base name.
 fn program_name() -> String {
     std::env::args_os()
@@ -292,6 +337,14 @@ fn completion_profiles() -> Vec<String> {
         .map(|c| c.profile_names())
         .unwrap_or_default()
 }
+
+/// An error the Go tool reports in the parser's frame rather than as a command's error: a flag
+/// value that does not parse (`--duration abc`), a config file that does not parse, a keyring
+/// backend that does not open. Kingpin prints these as `aws-vault: error: <message>, try --help`,
+/// without the command name (compat §1.1), and so do we, wherever a command returns one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageFailure(pub String);
 
 /// Print a setup error in kingpin's shape and return the exit code.
 fn usage_error(message: &str) -> i32 {
@@ -330,13 +383,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(v) => v,
         Err(e) => return usage_error(&e),
     };
-    let cli = match definition
-        .try_get_matches_from_mut(&args)
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
-        Ok(cli) => cli,
-        Err(e) => return clap_error(e),
-    };
+    let cli =
+        match parse_like_kingpin(&mut definition, &args).and_then(|m| Cli::from_arg_matches(&m)) {
+            Ok(cli) => cli,
+            Err(e) => return clap_error(e),
+        };
     if cli.version {
         eprintln!("{VERSION}");
         return 0;
@@ -373,10 +424,13 @@ pub fn run(args: Vec<OsString>) -> i32 {
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("aws-vault: error: {name}: {}", one_line(&e));
-            1
-        }
+        Err(e) => match e.downcast_ref::<UsageFailure>() {
+            Some(setup) => usage_error(&setup.0),
+            None => {
+                eprintln!("aws-vault: error: {name}: {}", one_line(&e));
+                1
+            }
+        },
     }
 }
 
@@ -408,17 +462,93 @@ fn clap_error(e: clap::Error) -> i32 {
             eprintln!("{VERSION}");
             0
         }
-        _ => {
-            let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            usage_error(first)
-        }
+        _ => usage_error(&kingpin_message(&e)),
     }
+}
+
+/// A parse error in kingpin's words (compat §1.1), from the parts clap records; clap's own
+/// first line when the error has no kingpin counterpart.
+fn kingpin_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    };
+    let values = |kind| match e.get(kind) {
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    // clap names an argument `--format <FORMAT>` or `<PROFILE>`; kingpin `--format`, `profile`.
+    let flag_name = |s: &str| s.split([' ', '=']).next().unwrap_or(s).to_string();
+    let arg_name = |s: &str| {
+        s.trim_matches(|c| c == '<' || c == '>' || c == '.')
+            .to_lowercase()
+    };
+    let kingpin = match e.kind() {
+        ErrorKind::UnknownArgument => text(ContextKind::InvalidArg).map(|a| {
+            if a.starts_with("--") {
+                format!("unknown long flag '{}'", flag_name(&a))
+            } else if a.starts_with('-') && a.len() > 1 {
+                let short: String = a.chars().take(2).collect();
+                format!("unknown short flag '{short}'")
+            } else {
+                format!("unexpected {a}")
+            }
+        }),
+        ErrorKind::InvalidSubcommand => text(ContextKind::InvalidSubcommand)
+            .map(|c| format!("expected command but got {}", go_quote(&c))),
+        ErrorKind::InvalidValue => {
+            let arg = text(ContextKind::InvalidArg).map(|a| flag_name(&a));
+            let value = text(ContextKind::InvalidValue).unwrap_or_default();
+            let valid = values(ContextKind::ValidValue);
+            match arg {
+                Some(arg) if value.is_empty() && valid.is_empty() => {
+                    Some(format!("expected argument for flag '{arg}'"))
+                }
+                _ if !valid.is_empty() => Some(format!(
+                    "enum value must be one of {}, got '{value}'",
+                    valid.join(",")
+                )),
+                _ => None,
+            }
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = values(ContextKind::InvalidArg);
+            let (flags, args): (Vec<&String>, Vec<&String>) =
+                missing.iter().partition(|a| a.starts_with('-'));
+            if !flags.is_empty() {
+                let flags: Vec<String> = flags
+                    .iter()
+                    .map(|f| format!("'{}'", flag_name(f)))
+                    .collect();
+                Some(format!(
+                    "required flag(s) {} not provided",
+                    flags.join(", ")
+                ))
+            } else {
+                args.first()
+                    .map(|a| format!("required argument '{}' not provided", arg_name(a)))
+            }
+        }
+        ErrorKind::ArgumentConflict => text(ContextKind::InvalidArg).and_then(|a| {
+            let name = flag_name(&a);
+            let name = name.trim_start_matches('-');
+            (text(ContextKind::PriorArg).map(|p| flag_name(&p).trim_start_matches('-') == name)
+                == Some(true))
+            .then(|| format!("flag '{name}' cannot be repeated"))
+        }),
+        _ => None,
+    };
+    kingpin.unwrap_or_else(|| {
+        let rendered = e.render().to_string();
+        let first = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid arguments")
+            .trim();
+        first.strip_prefix("error: ").unwrap_or(first).to_string()
+    })
 }
 
 pub use crate::gofmt::quote::go_quote;

@@ -1,8 +1,10 @@
 //! `aws-vault remove <profile>`: delete stored credentials (and, unlike the Go tool, the
 //! profile's cached sessions, which would otherwise keep working after the key is gone).
+use anyhow::bail;
 use clap::Args;
 
 use super::{go_quote, CommandResult, Settings};
+use crate::keyring;
 use crate::prompt;
 use crate::store::{CredentialStore, SessionStore};
 
@@ -19,7 +21,7 @@ pub struct RemoveArgs {
 }
 
 pub fn run(settings: &Settings, args: RemoveArgs) -> CommandResult {
-    let keyring = settings.open_keyring()?;
+    let (backend, keyring) = settings.open_keyring_named()?;
     let sessions = SessionStore::new(keyring.as_ref());
     if args.sessions_only {
         let n = sessions.remove_for_profile(&args.profile)?;
@@ -35,7 +37,17 @@ pub fn run(settings: &Settings, args: RemoveArgs) -> CommandResult {
             return Ok(0);
         }
     }
-    CredentialStore::new(keyring.as_ref()).remove(&args.profile)?;
+    match CredentialStore::new(keyring.as_ref()).remove(&args.profile) {
+        // The Go tool passes the backend's own error through; for `file` that is Go's
+        // `os.Remove` text, which scripts may match (compat §1.3 `remove`).
+        Err(keyring::Error::NotFound) if backend == "file" => {
+            let path = keyring::file::FileKeyring::new(&settings.keyring)
+                .dir()
+                .join(keyring::file::encode_file_name(&args.profile));
+            bail!("remove {}: no such file or directory", path.display());
+        }
+        other => other?,
+    }
     println!("Deleted credentials.");
     let n = sessions.remove_for_profile(&args.profile)?;
     if n > 0 {

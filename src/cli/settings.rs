@@ -181,9 +181,10 @@ impl Settings {
     }
 
     /// Load (creating if missing) the AWS config file.
+    /// A file that does not parse is a [`super::UsageFailure`], as in the Go tool.
     pub fn config(&self) -> anyhow::Result<ConfigFile> {
         let path = config::config_path(&self.env, &self.home);
-        Ok(ConfigFile::load(&path)?)
+        ConfigFile::load(&path).map_err(|e| super::UsageFailure(e.to_string()).into())
     }
 
     /// Where MFA codes come from for this run: `--mfa-token` if given, else the profile's
@@ -206,9 +207,25 @@ impl Settings {
 
     /// Open the keyring backend (the named one, or the first usable one; see
     /// [`keyring::open_named`]).
+    ///
+    /// A backend that cannot be opened is a [`super::UsageFailure`] that starts with the Go
+    /// tool's `specified keyring backend not available` and goes on with the reason.
     pub fn open_keyring(&self) -> anyhow::Result<Box<dyn Keyring>> {
-        let (name, kr) = keyring::open_named(&self.keyring)?;
+        self.open_keyring_named().map(|(_, kr)| kr)
+    }
+
+    /// [`open_keyring`](Self::open_keyring), also saying which backend was opened.
+    pub fn open_keyring_named(&self) -> anyhow::Result<(&'static str, Box<dyn Keyring>)> {
+        let (name, kr) = keyring::open_named(&self.keyring).map_err(|e| {
+            let text = match &e {
+                keyring::OpenError::Unavailable { name, reason } => {
+                    format!("specified keyring backend not available: {name}: {reason}")
+                }
+                _ => e.to_string(),
+            };
+            super::UsageFailure(text)
+        })?;
         crate::debug!("Using keyring backend {name}");
-        Ok(kr)
+        Ok((name, kr))
     }
 }

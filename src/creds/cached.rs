@@ -207,9 +207,9 @@ impl Calls for Live {
     fn base(&self, base: &Base, ctx: &BaseContext<'_>) -> anyhow::Result<Credentials> {
         match base {
             Base::Stored { name } => CredentialStore::new(ctx.keyring).get(name),
-            Base::Process { profile, command } => {
-                credential_process::run(command).map_err(|e| anyhow!("profile {profile}: {e:#}"))
-            }
+            // The command and web identity errors name the command or file; the caller names
+            // the profile ("Failed to get credentials for <profile>: …", as the Go tool does).
+            Base::Process { command, .. } => credential_process::run(command),
             Base::WebIdentity {
                 profile,
                 role_arn,
@@ -219,8 +219,7 @@ impl Calls for Live {
                 token_process,
                 endpoint,
             } => {
-                let token = web_identity::token(token_file.as_deref(), token_process.as_deref())
-                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))?;
+                let token = web_identity::token(token_file.as_deref(), token_process.as_deref())?;
                 sts::assume_role_with_web_identity(
                     endpoint,
                     role_arn,

@@ -88,9 +88,12 @@ impl SessionKey {
         )
     }
 
-    /// `<type>:<remaining>` as shown by `list` (compat §1.3).
+    /// `<type>:<remaining>` as shown by `list` (compat §1.3). The remaining time is truncated
+    /// toward zero to whole seconds, as Go's `time.Until(exp).Truncate(time.Second)`: with
+    /// 3551.7 s left this is `59m11s`, not `59m12s`.
     pub fn label(&self, now: Timestamp) -> String {
-        let remaining = self.expiry.saturating_sub(now.as_second());
+        let remaining_nanos = i128::from(self.expiry) * 1_000_000_000 - now.as_nanosecond();
+        let remaining = i64::try_from(remaining_nanos / 1_000_000_000).unwrap_or(i64::MAX);
         format!(
             "{}:{}",
             self.kind,
@@ -217,10 +220,18 @@ impl<'a> SessionStore<'a> {
             expiry: expires.as_second(),
         };
         let full = key.to_key();
-        let zoned = expires.to_zoned(TimeZone::UTC);
+        // The Go tool writes an SSO expiration in the local zone (it builds it from epoch
+        // milliseconds with `time.Unix`) and the others in UTC (as the STS SDK returns them);
+        // the payload and the label show that zone.
+        let zone = if kind == self::kind::SSO_GET_ROLE_CREDENTIALS {
+            TimeZone::system()
+        } else {
+            TimeZone::UTC
+        };
+        let zoned = expires.to_zoned(zone);
         let item = Item {
             key: full.clone(),
-            data: encode_with_fingerprint(creds, fingerprint),
+            data: encode_with_fingerprint(creds, Some(&zoned), fingerprint),
             label: format!(
                 "aws-vault session for {profile} (expires {})",
                 timefmt::go_rfc3339(&zoned)
@@ -280,17 +291,25 @@ impl<'a> SessionStore<'a> {
 
 /// The STS credential JSON of a cached session, keys in Go's order.
 pub fn encode(creds: &Credentials) -> Zeroizing<Vec<u8>> {
-    encode_with_fingerprint(creds, None)
+    encode_with_fingerprint(creds, None, None)
 }
 
 /// JSON field holding the fingerprint of the parameters a session was made with.
 const FINGERPRINT_FIELD: &str = "AwsVaultParameters";
 
-fn encode_with_fingerprint(creds: &Credentials, fingerprint: Option<&str>) -> Zeroizing<Vec<u8>> {
-    let expiration = creds
-        .expires
-        .map(timefmt::go_rfc3339nano_utc)
-        .unwrap_or_else(|| timefmt::GO_ZERO_TIME.to_string());
+/// `expires` is the expiration in the zone to write it in; UTC when `None`.
+fn encode_with_fingerprint(
+    creds: &Credentials,
+    expires: Option<&jiff::Zoned>,
+    fingerprint: Option<&str>,
+) -> Zeroizing<Vec<u8>> {
+    let expiration = match expires {
+        Some(zoned) => timefmt::go_rfc3339nano(zoned),
+        None => creds
+            .expires
+            .map(timefmt::go_rfc3339nano_utc)
+            .unwrap_or_else(|| timefmt::GO_ZERO_TIME.to_string()),
+    };
     let text = Zeroizing::new(format!(
         "{{\"AccessKeyId\":{},\"Expiration\":\"{expiration}\",\"SecretAccessKey\":{},\"SessionToken\":{}}}",
         json_str(&creds.access_key_id),
@@ -403,6 +422,11 @@ mod tests {
             expiry: 1000 + 3552,
         };
         assert_eq!(k.label(now), "sts.GetSessionToken:59m12s");
+        // Truncated toward zero, never rounded up.
+        let later = Timestamp::from_nanosecond(1000 * 1_000_000_000 + 300_000_000).unwrap();
+        assert_eq!(k.label(later), "sts.GetSessionToken:59m11s");
+        let past = Timestamp::from_nanosecond((1000 + 3552) * 1_000_000_000 + 300_000_000).unwrap();
+        assert_eq!(k.label(past), "sts.GetSessionToken:0s");
     }
 
     #[test]
