@@ -22,6 +22,19 @@ const KEY_ID: &str = "AKIAMASTERKEYEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const ROLE: &str = "arn:aws:iam::123456789012:role/ecs-test";
 
+/// The flood and load tests saturate the machine for a few seconds; the tests that measure time
+/// (a refresh within the SDK's wait, a prompt that must time out) would then fail for reasons
+/// of their own. Heavy tests hold this lock exclusively, time-sensitive ones shared.
+static HEAVY: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    HEAVY.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn timing_sensitive() -> std::sync::RwLockReadGuard<'static, ()> {
+    HEAVY.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn support(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/support")
@@ -70,6 +83,7 @@ fn strings(a: &[&str]) -> Vec<String> {
 
 #[test]
 fn ecs_server_serves_the_aws_cli_and_boto3() {
+    let _timing = timing_sensitive();
     let moto = Moto::start();
     let s = moto_sandbox(&moto, "");
     let dir = s.dir.path();
@@ -208,6 +222,7 @@ fn wrong_or_missing_token_gets_403_json() {
 
 #[test]
 fn lazy_makes_no_sts_call_before_the_first_request() {
+    let _timing = timing_sensitive();
     let moto = Moto::start();
     let s = moto_sandbox(&moto, "");
     let log = moto.dir().join("calls.jsonl");
@@ -248,6 +263,7 @@ fn lazy_makes_no_sts_call_before_the_first_request() {
 
 #[test]
 fn concurrent_requests_cause_one_refresh() {
+    let _timing = timing_sensitive();
     let moto = Moto::start();
     let s = moto_sandbox(&moto, "");
     let script = r#"
@@ -279,6 +295,7 @@ wait
 
 #[test]
 fn a_refresh_waiting_for_mfa_answers_with_a_clear_error() {
+    let _timing = timing_sensitive();
     let moto = Moto::start();
     // mfa_process stands in for a user who takes 4 s to answer the prompt.
     let s = moto_sandbox(
@@ -497,6 +514,7 @@ fn exit_code_signals_and_no_leftover_server() {
 
 #[test]
 fn load_test_has_no_errors() {
+    let _heavy = exclusive();
     let moto = Moto::start();
     let s = moto_sandbox(&moto, "");
     let run = s
@@ -856,6 +874,7 @@ s.serve_forever()
 
 #[test]
 fn credentials_are_refreshed_before_they_expire() {
+    let _timing = timing_sensitive();
     let moto = Moto::start();
     let mut s = moto_sandbox(&moto, "");
     // Sessions last 3600 s; with AWS_MIN_TTL=3590s they are due for refresh 10 s after issue,
@@ -1117,6 +1136,7 @@ fn assert_survived_flood(out: &serde_json::Value, method: &str) {
 
 #[test]
 fn servers_survive_slowloris_ecs_server() {
+    let _heavy = exclusive();
     let s = credential_process_sandbox();
     let mut c = s.cmd(&[
         "exec",
@@ -1144,6 +1164,7 @@ fn servers_survive_slowloris_ecs_server() {
 
 #[test]
 fn servers_survive_slowloris_ec2_proxy() {
+    let _heavy = exclusive();
     let ns = Netns::new();
     let s = credential_process_sandbox();
     let inner = s.cmd(&[
