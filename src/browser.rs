@@ -92,7 +92,7 @@ pub fn available(var: impl Fn(&str) -> Option<String>) -> bool {
         true
     } else {
         (set("DISPLAY") || set("WAYLAND_DISPLAY"))
-            && crate::process::look_path("xdg-open", var("PATH").unwrap_or_default().as_ref())
+            && crate::which::look_path("xdg-open", var("PATH").unwrap_or_default().as_ref())
                 .is_some()
     }
 }

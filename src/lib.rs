@@ -43,3 +43,4 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod test_keyring;
+pub mod which;

@@ -1,6 +1,6 @@
 //! Running the child of `exec`: its environment, `execve`, and the subprocess fallback.
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 use crate::credentials::Credentials;
@@ -202,45 +202,6 @@ fn forward_signals(
         }
     });
     handle
-}
-
-/// Go's `exec.LookPath`: a `name` containing a path separator is used as it is (when it is an
-/// executable file); otherwise the first executable `name` in an absolute directory of `path`
-/// (a `PATH` value). Relative `PATH` entries are skipped, as Go refuses them since 1.19, and on
-/// Windows `name` is tried with the `.exe`, `.com`, `.bat` and `.cmd` extensions.
-pub fn look_path(name: &str, path: &OsStr) -> Option<PathBuf> {
-    if name.contains('/') || (cfg!(windows) && name.contains('\\')) {
-        let p = PathBuf::from(name);
-        return is_executable(&p).then_some(p);
-    }
-    std::env::split_paths(path)
-        .filter(|dir| dir.is_absolute())
-        .flat_map(|dir| candidates(&dir, name))
-        .find(|p| is_executable(p))
-}
-
-#[cfg(windows)]
-fn candidates(dir: &Path, name: &str) -> Vec<PathBuf> {
-    ["exe", "com", "bat", "cmd"]
-        .iter()
-        .map(|ext| dir.join(format!("{name}.{ext}")))
-        .collect()
-}
-
-#[cfg(not(windows))]
-fn candidates(dir: &Path, name: &str) -> Vec<PathBuf> {
-    vec![dir.join(name)]
-}
-
-#[cfg(unix)]
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(p: &Path) -> bool {
-    p.is_file()
 }
 
 #[cfg(test)]

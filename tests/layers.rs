@@ -10,9 +10,9 @@ const LAYERS: &[&[&str]] = &[
     &[
         "credentials",
         "gofmt",
-        "text",
-        "timefmt",
         "log",
+        "random",
+        "which",
         "prompt",
         "browser",
     ],

@@ -421,7 +421,9 @@ region = eu-west-1
     fn cache_policy_table() {
         // (profiles run in order against one keyring, lifetime of every credential,
         //  the calls each run makes)
-        let cases: &[(&[(&str, Option<&str>)], i64, &[&str])] = &[
+        /// (profiles run in order, lifetime of every credential, the calls each run makes)
+        type Case<'a> = (&'a [(&'a str, Option<&'a str>)], i64, &'a [&'a str]);
+        let cases: &[Case] = &[
             // One GetSessionToken (one MFA prompt) serves every profile built on `base`,
             // whatever its duration or region; each role is assumed once, then cached.
             (

@@ -408,7 +408,7 @@ impl TokenCalls for Oidc<'_> {
                 Flow::Device => sso_login::device_flow(&client, &reg, self.target, browser).await,
             }
         })
-        .map_err(|e| {
+        .inspect_err(|e| {
             // A registration the service no longer accepts is dropped for next time.
             let rejected = e.chain().any(|c| {
                 c.downcast_ref::<sso_login::OidcError>()
@@ -417,7 +417,6 @@ impl TokenCalls for Oidc<'_> {
             if rejected {
                 let _ = OidcStore::new(self.keyring).remove_client(&key);
             }
-            e
         })?;
         Ok(t)
     }

@@ -86,10 +86,8 @@ impl PassKeyring {
             .pass_cmd
             .clone()
             .unwrap_or_else(|| flavor.name().to_string());
-        let cmd = crate::process::look_path(&name, &std::env::var_os("PATH").unwrap_or_default())
-            .ok_or_else(|| {
-            format!("the {name} program is not available (not found in PATH)")
-        })?;
+        let cmd = crate::which::look_path(&name, &std::env::var_os("PATH").unwrap_or_default())
+            .ok_or_else(|| format!("the {name} program is not available (not found in PATH)"))?;
         let dir = match &cfg.pass_dir {
             Some(d) => expand_home(d, &cfg.home),
             None => match std::env::var(flavor.dir_var()) {

@@ -58,7 +58,7 @@ fn drivers_on_path(path: &str) -> Vec<&'static str> {
     DRIVERS
         .iter()
         .filter(|(_, prog)| {
-            prog.is_none_or(|p| crate::process::look_path(p, path.as_ref()).is_some())
+            prog.is_none_or(|p| crate::which::look_path(p, path.as_ref()).is_some())
         })
         .map(|(name, _)| *name)
         .collect()
@@ -213,7 +213,7 @@ impl MfaSource {
 
     /// The full path of a helper program, looked up in the environment's `PATH`.
     fn program(&self, name: &str) -> anyhow::Result<PathBuf> {
-        crate::process::look_path(name, self.path.as_ref())
+        crate::which::look_path(name, self.path.as_ref())
             .ok_or_else(|| anyhow!("{name}: executable file not found in $PATH"))
     }
 }
