@@ -279,7 +279,7 @@ impl<T: Transport> OpKeyring<T> {
 
     fn candidate(&self, s: &Summary) -> bool {
         s.category == CATEGORY
-            && s.tags.iter().any(|t| *t == self.tag)
+            && s.tags.contains(&self.tag)
             && !matches!(s.state.as_deref(), Some("ARCHIVED") | Some("DELETED"))
             && self.key_of(&s.title).is_some()
     }
@@ -327,7 +327,7 @@ impl<T: Transport> OpKeyring<T> {
                         if full.own_field().is_some()
                             && full.title == title
                             && full.category == CATEGORY
-                            && full.tags.iter().any(|t| *t == self.tag) =>
+                            && full.tags.contains(&self.tag) =>
                     {
                         own.push(full)
                     }

@@ -326,7 +326,11 @@ impl Transport for Connect {
         let vault = self.vault_id()?;
         let filter = format!("tag eq {}", scim_string(&self.tag));
         let path = format!("/v1/vaults/{vault}/items");
-        let (status, body) = self.send(Method::Get, &path, Some(&filter), None)?;
+        let (mut status, mut body) = self.send(Method::Get, &path, Some(&filter), None)?;
+        if status == 400 {
+            // A server that cannot filter by tag: list everything, the tag is checked here.
+            (status, body) = self.send(Method::Get, &path, None, None)?;
+        }
         if status != 200 {
             return Err(self.status_error("listing items", status, &body, true));
         }
