@@ -767,7 +767,7 @@ fn backend_validation_lists_what_is_available() {
     let line = s.run(&["--backend=keychain", "list"]).fails();
     assert_eq!(
         line,
-        "aws-vault: error: keyring backend 'keychain' is not available in this build; available backends: secret-service, kwallet, keyctl, pass, passage, file, try --help"
+        "aws-vault: error: keyring backend 'keychain' is not available in this build; available backends: secret-service, kwallet, keyctl, pass, passage, file, op-connect, op, op-desktop, try --help"
     );
     let line = s
         .run_env(&["list"], &[("AWS_VAULT_BACKEND", "nope")])

@@ -131,14 +131,43 @@ impl Settings {
             pass_cmd: pick(args.pass_cmd, "AWS_VAULT_PASS_CMD"),
             pass_prefix: pick(args.pass_prefix, "AWS_VAULT_PASS_PREFIX"),
             keyctl_scope: non_empty(&env, "AWS_VAULT_KEYCTL_SCOPE"),
+            op: Default::default(),
         };
 
+        let mut keyring = keyring;
         if let Some(t) = pick(args.op_timeout, "AWS_VAULT_OP_TIMEOUT") {
-            config::duration::parse_flag_duration(&t).map_err(|e| {
+            let nanos = config::duration::parse_flag_duration(&t).map_err(|e| {
                 SetupError::Usage(format!("invalid value '{t}' for --op-timeout: {e}"))
             })?;
+            keyring.op.timeout = config::duration::positive_std(nanos).unwrap_or_default();
         }
-        let mut keyring = keyring;
+        // Each 1Password setting: the flag, its AWS_VAULT_ variable, then the variable 1Password's
+        // own tools read (compat §1.2). The desktop account's fallback is the one the Go tool
+        // meant to have and never applied (compat §7.16).
+        let either = |a: &str, b: &str| non_empty(&env, a).or_else(|| non_empty(&env, b));
+        keyring.op.vault_id = pick(args.op_vault_id, "AWS_VAULT_OP_VAULT_ID")
+            .or_else(|| non_empty(&env, "OP_VAULT_ID"));
+        if let Some(p) = pick(args.op_item_title_prefix, "AWS_VAULT_OP_ITEM_TITLE_PREFIX") {
+            keyring.op.title_prefix = p;
+        }
+        if let Some(t) = pick(args.op_item_tag, "AWS_VAULT_OP_ITEM_TAG") {
+            keyring.op.tag = t;
+        }
+        keyring.op.connect_host = pick(args.op_connect_host, "AWS_VAULT_OP_CONNECT_HOST")
+            .or_else(|| non_empty(&env, "OP_CONNECT_HOST"));
+        keyring.op.desktop_account_id = pick(
+            args.op_desktop_account_id,
+            "AWS_VAULT_OP_DESKTOP_ACCOUNT_ID",
+        )
+        .or_else(|| non_empty(&env, "OP_DESKTOP_ACCOUNT_ID"));
+        keyring.op.connect_token =
+            either("AWS_VAULT_OP_CONNECT_TOKEN", "OP_CONNECT_TOKEN").map(Zeroizing::new);
+        keyring.op.service_account_token = either(
+            "AWS_VAULT_OP_SERVICE_ACCOUNT_TOKEN",
+            "OP_SERVICE_ACCOUNT_TOKEN",
+        )
+        .map(Zeroizing::new);
+        keyring.op.op_cmd = non_empty(&env, "AWS_VAULT_OP_CMD");
         keyring.biometrics = args.biometrics;
         if !args.biometrics && !negated.contains("biometrics") {
             if let Some(v) = non_empty(&env, "AWS_VAULT_BIOMETRICS") {

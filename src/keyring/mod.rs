@@ -13,6 +13,7 @@ pub mod keychain;
 pub mod keyctl;
 #[cfg(target_os = "linux")]
 pub mod kwallet;
+pub mod onepassword;
 #[cfg(unix)]
 pub mod pass;
 #[cfg(target_os = "linux")]
@@ -85,6 +86,8 @@ pub struct Backend {
 const LINUX: bool = cfg!(target_os = "linux");
 const MACOS: bool = cfg!(target_os = "macos");
 const UNIX: bool = cfg!(unix);
+/// The Go library leaves the 1Password backends out on FreeBSD.
+const ONEPASSWORD: bool = !cfg!(target_os = "freebsd");
 
 /// Every backend name the Go tool knows, in order of preference: only the available ones
 /// count on a platform, so the platform's own store comes first (`keychain` on macOS,
@@ -102,9 +105,9 @@ pub const BACKENDS: &[Backend] = &[
     Backend { name: "pass", available: UNIX, auto: true },
     Backend { name: "passage", available: UNIX, auto: true },
     Backend { name: "file", available: true, auto: true },
-    Backend { name: "op-connect", available: false, auto: false },
-    Backend { name: "op", available: false, auto: false },
-    Backend { name: "op-desktop", available: false, auto: false },
+    Backend { name: "op-connect", available: ONEPASSWORD, auto: false },
+    Backend { name: "op", available: ONEPASSWORD, auto: false },
+    Backend { name: "op-desktop", available: ONEPASSWORD, auto: false },
 ];
 
 /// Backends compiled into this build and usable on this platform, in the platform's order of
@@ -174,8 +177,13 @@ pub fn help_text() -> String {
     text.push_str(
         " under ~/.awsvault/keys (set AWS_VAULT_FILE_PASSPHRASE to avoid the prompt); --debug shows why a backend was skipped.",
     );
-    for m in manual {
-        text.push_str(&format!(" {m} is used only when named."));
+    match manual.as_slice() {
+        [] => {}
+        [one] => text.push_str(&format!(" {one} is used only when named.")),
+        [rest @ .., last] => text.push_str(&format!(
+            " {} and {last} are used only when named.",
+            rest.join(", ")
+        )),
     }
     text
 }
@@ -201,6 +209,8 @@ pub struct Config {
     pub pass_prefix: Option<String>,
     /// `AWS_VAULT_KEYCTL_SCOPE`: `user` (default), `usersession`, `session`, `process`, `thread`.
     pub keyctl_scope: Option<String>,
+    /// The `--op-*` settings of the 1Password backends.
+    pub op: onepassword::OpConfig,
 }
 
 impl fmt::Debug for Config {
@@ -220,6 +230,7 @@ impl fmt::Debug for Config {
             .field("pass_cmd", &self.pass_cmd)
             .field("pass_prefix", &self.pass_prefix)
             .field("keyctl_scope", &self.keyctl_scope)
+            .field("op", &self.op)
             .finish()
     }
 }
@@ -292,6 +303,9 @@ fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn
             pass::Flavor::Passage,
             auto,
         )?)),
+        "op-connect" => Ok(Box::new(onepassword::connect::open(cfg)?)),
+        "op" => Ok(Box::new(onepassword::cli::open(cfg, false)?)),
+        "op-desktop" => Ok(Box::new(onepassword::cli::open(cfg, true)?)),
         other => Err(format!(
             "not supported by this build of aws-vault ({other})"
         )),
