@@ -5,6 +5,8 @@
 //!
 //! Needs (Debian): dbus-daemon dbus-bin gnome-keyring libsecret-tools python3-dbus pass gnupg
 //! age keyutils libkf5wallet-bin. A missing tool fails the test with an install hint.
+// The stores driven here (Secret Service, KWallet, keyctl) exist on Linux only.
+#![cfg(target_os = "linux")]
 mod common;
 
 use base64::Engine as _;
