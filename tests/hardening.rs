@@ -53,3 +53,47 @@ fn exec_child_never_sees_the_vault_unlocking_secrets() {
     assert!(run.stdout.contains("AWS_VAULT_OP_VAULT_ID=vault-uuid\n"));
 }
 
+// ---------------------------------------------------------------- add: reserved names
+
+#[test]
+fn add_refuses_names_of_internal_items() {
+    let s = Sandbox::with_config("");
+    for name in [
+        "sts.GetSessionToken,cHJvZA,,1735689600",
+        "sts.AssumeRole,cHJvZA,,1",
+        "prod session (1)",
+        "session,cHJvZA,,1735689600",
+        "oidc:https://example.awsapps.com/start",
+    ] {
+        let line = s
+            .run_env(
+                &["add", "--env", name],
+                &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+            )
+            .fails();
+        assert!(line.contains("reserved"), "{name}: {line}");
+        assert!(
+            s.keyring().keys().unwrap().is_empty(),
+            "{name} was stored anyway"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&s.config).unwrap(), "");
+}
+
+#[test]
+fn add_validates_everything_before_writing_anything() {
+    let s = Sandbox::with_config("");
+    let line = s
+        .run_env(
+            &["add", "--env", "nl\nx"],
+            &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+        )
+        .fails();
+    assert!(line.contains("line break"), "{line}");
+    assert!(
+        s.keyring().keys().unwrap().is_empty(),
+        "the keyring item was written before the name was refused"
+    );
+    assert_eq!(std::fs::read_to_string(&s.config).unwrap(), "");
+}
+

@@ -31,7 +31,7 @@ pub use profile::{
     ProfileConfig, SESSION_TAGS_SYNTAX,
 };
 pub use resolve::MAX_SOURCE_CHAIN;
-pub use write::append_profile;
+pub use write::{append_profile, check_new_profile};
 
 /// The process environment, passed as a value so every rule is testable.
 pub type Env = std::collections::BTreeMap<String, String>;
