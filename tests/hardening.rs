@@ -97,3 +97,115 @@ fn add_validates_everything_before_writing_anything() {
     assert_eq!(std::fs::read_to_string(&s.config).unwrap(), "");
 }
 
+// ---------------------------------------------------------------- the refresh lock
+
+/// A `credential_process` that counts its runs in `count` and takes a moment, so parallel
+/// callers overlap.
+fn counting_process(s: &Sandbox) -> std::path::PathBuf {
+    let count = s.dir.path().join("count");
+    let script = s.dir.path().join("proc.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nsleep 0.5\nexp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\nprintf '{{\"Version\":1,\"AccessKeyId\":\"ASIAPROC\",\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\",\"Expiration\":\"%s\"}}' \"$exp\"\n",
+            count.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.write_config(&format!(
+        "[profile p]\ncredential_process = {}\n",
+        script.display()
+    ));
+    count
+}
+
+#[test]
+fn foreign_lock_directory_does_not_turn_locking_off() {
+    let s = Sandbox::new();
+    let count = counting_process(&s);
+    // Someone else got to $TMPDIR/aws-vault-<uid> first.
+    let tmp = s.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let squatted = tmp.join(format!("aws-vault-{uid}"));
+    std::fs::create_dir(&squatted).unwrap();
+    std::os::unix::fs::chown(&squatted, Some(uid + 4242), None)
+        .expect("the lock tests create a directory owned by another user (run as root)");
+    let cache = s.dir.path().join("cache");
+    let env = [
+        ("XDG_RUNTIME_DIR", ""),
+        ("TMPDIR", tmp.to_str().unwrap()),
+        ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+    ];
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut c = s.cmd(&["export", "p"]);
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let runs = std::fs::read_to_string(&count).unwrap().lines().count();
+    assert_eq!(runs, 1, "8 parallel exports ran the process {runs} times");
+}
+
+#[test]
+fn parallel_first_writes_share_one_passphrase() {
+    let s = Sandbox::with_config("");
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            let mut c = s.cmd(&["add", "--env", "--no-add-config", &format!("p{i}")]);
+            c.env("AWS_VAULT_FILE_PASSPHRASE", format!("pass-{i}"))
+                .env("AWS_ACCESS_KEY_ID", KEY_ID)
+                .env("AWS_SECRET_ACCESS_KEY", SECRET)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for mut child in children {
+        child.wait().unwrap();
+    }
+    let names: Vec<String> = std::fs::read_dir(&s.keys)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(!names.is_empty());
+    let mut passphrases = std::collections::BTreeSet::new();
+    for name in &names {
+        let opened_by: Vec<usize> = (0..10)
+            .filter(|i| {
+                let cfg = aws_vault::keyring::Config {
+                    backend: Some("file".into()),
+                    file_passphrase: Some(zeroize::Zeroizing::new(format!("pass-{i}"))),
+                    home: s.home.clone(),
+                    ..Default::default()
+                };
+                aws_vault::keyring::file::FileKeyring::new(&cfg)
+                    .get(name)
+                    .is_ok()
+            })
+            .collect();
+        passphrases.extend(opened_by);
+    }
+    assert_eq!(
+        passphrases.len(),
+        1,
+        "items of one key directory are encrypted under {} passphrases",
+        passphrases.len()
+    );
+}
+

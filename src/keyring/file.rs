@@ -271,6 +271,19 @@ impl FileKeyring {
         Ok(())
     }
 
+    /// An exclusive `flock` on the key directory itself (no lock file, so nothing extra shows
+    /// up in the directory the Go tool lists). Released when the handle is dropped.
+    fn lock_dir_for_first_write(&self) -> Result<fs::File> {
+        let io_err = |e| Error::Io {
+            path: self.dir_string(),
+            source: e,
+        };
+        let dir = fs::File::open(&self.dir).map_err(io_err)?;
+        #[cfg(unix)]
+        dir.lock().map_err(io_err)?;
+        Ok(dir)
+    }
+
     fn write_atomically(&self, path: &Path, content: &[u8]) -> Result<()> {
         let dir_err = |e| Error::Io {
             path: self.dir_string(),
@@ -326,6 +339,15 @@ impl Keyring for FileKeyring {
         }
         self.ensure_dir()?;
         let mut st = self.lock();
+        // Until this process's passphrase is verified, its first write is serialised with
+        // every other process's: a writer into an empty directory holds the lock until its
+        // item is on disk, so the next one verifies against that item instead of also finding
+        // the directory empty and writing under a second passphrase.
+        let _first_write = if st.verified {
+            None
+        } else {
+            Some(self.lock_dir_for_first_write()?)
+        };
         self.verify_for_write(&mut st)?;
         let passphrase = self.passphrase(&mut st)?;
         let token = jwe::encrypt(&item.to_json(), passphrase.as_bytes());
