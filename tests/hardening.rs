@@ -209,3 +209,54 @@ fn parallel_first_writes_share_one_passphrase() {
     );
 }
 
+// ---------------------------------------------------------------- smaller items
+
+#[test]
+fn terminal_escapes_in_names_and_errors_are_neutralised() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    let evil = "x\u{1b}]0;pwned\u{7}\u{1b}[31m";
+    std::fs::copy(s.key_file("p"), s.key_file(evil)).unwrap();
+    for args in [&["list"][..], &["list", "--credentials"][..]] {
+        let out = s.run(args).ok().stdout;
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{args:?} printed raw control characters: {out:?}"
+        );
+        assert!(out.contains("x\\x1b]0;pwned\\x07"), "{out:?}");
+    }
+    let run = s.run(&["export", "-n", "nope\u{1b}]0;pwned\u{7}"]);
+    assert_ne!(run.code, 0);
+    let line = run.stderr;
+    assert!(
+        !line.contains('\u{1b}') && !line.contains('\u{7}'),
+        "error printed raw control characters: {line:?}"
+    );
+}
+
+#[test]
+fn damaged_key_file_is_named_not_hidden() {
+    let s = Sandbox::with_config("[profile p]\n");
+    s.add("p", KEY_ID, SECRET);
+    std::fs::write(s.key_file("p"), "this is not a JWE").unwrap();
+    let line = s.run(&["export", "-n", "p"]).fails();
+    assert!(
+        line.contains(s.key_file("p").to_str().unwrap()),
+        "the damaged file is not named: {line}"
+    );
+    // Stray dot files and directories are still not keys.
+    std::fs::write(s.keys.join(".DS_Store"), b"\0\0\0\x01Bud1").unwrap();
+    std::fs::create_dir(s.keys.join("subdir")).unwrap();
+    assert_eq!(s.run(&["list", "--credentials"]).ok().stdout, "p\n");
+}
+
+#[test]
+fn expired_credential_process_output_is_refused() {
+    let s = Sandbox::with_config(
+        "[profile p]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\",\"Expiration\":\"2001-01-01T00:00:00Z\"}'\n",
+    );
+    let run = s.run(&["export", "p"]);
+    assert!(!run.stdout.contains("ASIAOLD"), "{}", run.stdout);
+    let line = run.fails();
+    assert!(line.contains("expired"), "{line}");
+}

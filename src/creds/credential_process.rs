@@ -154,6 +154,15 @@ pub fn parse(cmd: &str, stdout: &[u8]) -> anyhow::Result<Credentials> {
         })?),
     };
 
+    // Never hand out (or cache) credentials known to be dead: the caller would fail later
+    // with an obscure AWS error, or an SDK would loop on refreshing them.
+    if let Some(at) = expires.filter(|at| *at <= jiff::Timestamp::now()) {
+        return Err(anyhow!(
+            "the credentials from command \"{cmd}\" expired at {}; the command must return fresh credentials",
+            crate::timefmt::iso_utc(at)
+        ));
+    }
+
     Ok(Credentials {
         access_key_id,
         secret_access_key: SecretString::from(secret),
@@ -184,6 +193,18 @@ mod tests {
         assert_eq!(c.secret(), "s3cr3t");
         assert_eq!(c.token(), Some("tok"));
         assert_eq!(c.expires.unwrap().to_string(), "2030-01-02T03:04:05Z");
+    }
+
+    #[test]
+    fn expired_output_is_refused() {
+        let e = err(
+            r#"{"AccessKeyId": "ASIAOLD", "SecretAccessKey": "s", "SessionToken": "t",
+                "Expiration": "2001-02-03T04:05:06Z"}"#,
+        );
+        assert_eq!(
+            e,
+            "the credentials from command \"my-tool --profile x\" expired at 2001-02-03T04:05:06Z; the command must return fresh credentials"
+        );
     }
 
     #[test]
