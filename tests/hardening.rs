@@ -27,7 +27,8 @@ fn exec_child_never_sees_the_vault_unlocking_secrets() {
         .run_env(&["exec", "--no-session", "p", "--", "env"], &secrets)
         .ok();
     assert!(
-        run.stdout.contains(&format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")),
+        run.stdout
+            .contains(&format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")),
         "{}",
         run.stdout
     );
@@ -68,7 +69,10 @@ fn add_refuses_names_of_internal_items() {
         let line = s
             .run_env(
                 &["add", "--env", name],
-                &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+                &[
+                    ("AWS_ACCESS_KEY_ID", KEY_ID),
+                    ("AWS_SECRET_ACCESS_KEY", SECRET),
+                ],
             )
             .fails();
         assert!(line.contains("reserved"), "{name}: {line}");
@@ -86,7 +90,10 @@ fn add_validates_everything_before_writing_anything() {
     let line = s
         .run_env(
             &["add", "--env", "nl\nx"],
-            &[("AWS_ACCESS_KEY_ID", KEY_ID), ("AWS_SECRET_ACCESS_KEY", SECRET)],
+            &[
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
         )
         .fails();
     assert!(line.contains("line break"), "{line}");
@@ -146,7 +153,10 @@ fn foreign_lock_directory_does_not_turn_locking_off() {
             for (k, v) in env {
                 c.env(k, v);
             }
-            c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for child in children {
@@ -259,4 +269,83 @@ fn expired_credential_process_output_is_refused() {
     assert!(!run.stdout.contains("ASIAOLD"), "{}", run.stdout);
     let line = run.fails();
     assert!(line.contains("expired"), "{line}");
+}
+
+// ---------------------------------------------------------------- unbounded input
+
+/// Run to completion within `limit`, or kill it and fail: a hang must fail the test, not stall
+/// the suite.
+fn run_bounded(mut cmd: std::process::Command, limit: std::time::Duration) -> common::Run {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("aws-vault still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[test]
+fn hanging_credential_process_is_killed_after_the_timeout() {
+    // `exec`: the shell becomes the command, which is what gets killed (a command's own
+    // children are its business, and would keep this test's stderr pipe open).
+    let s = Sandbox::with_config("[profile p]\ncredential_process = exec sleep 1000\n");
+    let mut cmd = s.cmd(&["export", "p"]);
+    cmd.env("AWS_VAULT_PROCESS_TIMEOUT", "1s");
+    let started = std::time::Instant::now();
+    let line = run_bounded(cmd, LIMIT).fails();
+    assert!(line.contains("AWS_VAULT_PROCESS_TIMEOUT"), "{line}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn huge_process_output_is_refused() {
+    // 3 MiB of output, over the 1 MiB cap; /dev/zero would do too, but needs the cap to stop.
+    for config in [
+        "[profile p]\ncredential_process = head -c 3000000 /dev/zero\n",
+        "[profile p]\ncredential_process = cat /dev/zero\n",
+        "[profile p]\nrole_arn = arn:aws:iam::123456789012:role/r\nweb_identity_token_process = cat /dev/zero\n",
+    ] {
+        let s = Sandbox::with_config(config);
+        let line = run_bounded(s.cmd(&["export", "p"]), LIMIT).fails();
+        assert!(line.contains("larger than the limit"), "{config}: {line}");
+    }
+}
+
+#[test]
+fn token_and_config_files_that_never_end_are_refused() {
+    let s = Sandbox::with_config(
+        "[profile p]\nrole_arn = arn:aws:iam::123456789012:role/r\nweb_identity_token_file = /dev/zero\n",
+    );
+    let line = run_bounded(s.cmd(&["export", "p"]), LIMIT).fails();
+    assert!(line.contains("/dev/zero"), "{line}");
+
+    let mut cmd = s.cmd(&["list"]);
+    cmd.env("AWS_CONFIG_FILE", "/dev/zero");
+    let line = run_bounded(cmd, LIMIT).fails();
+    assert!(line.contains("/dev/zero"), "{line}");
+
+    let fifo = s.dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = s.cmd(&["list"]);
+    cmd.env("AWS_CONFIG_FILE", &fifo);
+    let line = run_bounded(cmd, LIMIT).fails();
+    assert!(line.contains("not a regular file"), "{line}");
 }

@@ -27,6 +27,8 @@ pub struct Executor<'a> {
     pub lock_dir: Option<PathBuf>,
     /// How an IAM Identity Center login may interact with the user.
     pub sso_login: sso::LoginOptions,
+    /// How long `credential_process` and token processes may run before they are killed.
+    pub process_timeout: Duration,
     /// Who makes the calls: [`Live`] in the program, a recording fake in the tests.
     pub calls: &'a dyn Calls,
 }
@@ -50,6 +52,8 @@ pub struct BaseContext<'a> {
     pub keyring: &'a dyn Keyring,
     pub lock_dir: Option<&'a std::path::Path>,
     pub sso_login: sso::LoginOptions,
+    /// How long `credential_process` and token processes may run.
+    pub process_timeout: Duration,
 }
 
 /// The real providers: STS through the AWS SDK, the SSO portal, external programs.
@@ -183,6 +187,7 @@ impl Executor<'_> {
                 keyring: self.keyring,
                 lock_dir: self.lock_dir.as_deref(),
                 sso_login: self.sso_login,
+                process_timeout: self.process_timeout,
             },
         )
     }
@@ -208,7 +213,8 @@ impl Calls for Live {
         match base {
             Base::Stored { name } => CredentialStore::new(ctx.keyring).get(name),
             Base::Process { profile, command } => {
-                credential_process::run(command).map_err(|e| anyhow!("profile {profile}: {e:#}"))
+                credential_process::run(command, ctx.process_timeout)
+                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))
             }
             Base::WebIdentity {
                 profile,
@@ -219,8 +225,12 @@ impl Calls for Live {
                 token_process,
                 endpoint,
             } => {
-                let token = web_identity::token(token_file.as_deref(), token_process.as_deref())
-                    .map_err(|e| anyhow!("profile {profile}: {e:#}"))?;
+                let token = web_identity::token(
+                    token_file.as_deref(),
+                    token_process.as_deref(),
+                    ctx.process_timeout,
+                )
+                .map_err(|e| anyhow!("profile {profile}: {e:#}"))?;
                 sts::assume_role_with_web_identity(
                     endpoint,
                     role_arn,
@@ -418,6 +428,7 @@ region = eu-west-1
                 min_ttl: Duration::from_secs(300),
                 lock_dir: None,
                 sso_login: sso::LoginOptions::default(),
+                process_timeout: Duration::from_secs(60),
                 calls: fake,
             };
             exec.retrieve(&plan).unwrap();

@@ -246,7 +246,10 @@ mod tests {
         let other = unsafe { libc::getuid() } + 4242;
         if std::os::unix::fs::chown(&path, Some(other), None).is_ok() {
             let e = acquire(dir.path(), "k", || {}).unwrap_err();
-            assert!(e.to_string().contains("not a regular file owned by you"), "{e}");
+            assert!(
+                e.to_string().contains("not a regular file owned by you"),
+                "{e}"
+            );
         }
     }
 
@@ -264,7 +267,10 @@ mod tests {
         env.insert("TMPDIR".into(), tmp.path().to_str().unwrap().into());
         let cache = tmp.path().join("cache");
         env.insert("XDG_CACHE_HOME".into(), cache.to_str().unwrap().into());
-        assert_eq!(lock_dir(&env).unwrap(), cache.join("aws-vault").join("locks"));
+        assert_eq!(
+            lock_dir(&env).unwrap(),
+            cache.join("aws-vault").join("locks")
+        );
         // Nothing usable: an error, never "no lock".
         env.remove("XDG_CACHE_HOME");
         assert!(lock_dir(&env).is_err());

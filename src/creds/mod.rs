@@ -100,6 +100,7 @@ impl<'a> Request<'a> {
             min_ttl: crate::config::min_ttl(self.env),
             lock_dir: Some(lock_dir),
             sso_login: self.sso_login,
+            process_timeout: crate::config::process_timeout(self.env),
             calls: &cached::Live,
         })
     }
