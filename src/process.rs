@@ -19,6 +19,19 @@ pub const REMOVED_VARS: &[&str] = &[
     "AWS_SDK_LOAD_CONFIG",
 ];
 
+/// Variables that unlock a vault, removed from the child's environment (a hardening beyond the
+/// Go tool, docs/differences.md D44): with them, any program run under `exec` — or anything it
+/// runs in turn — could decrypt every long-term key in the vault, not just use the short-lived
+/// credentials it was given. The 1Password names are those the Go tool's 1Password backends read;
+/// there is no Proton Pass secret variable (its login is interactive).
+pub const VAULT_SECRET_VARS: &[&str] = &[
+    "AWS_VAULT_FILE_PASSPHRASE",
+    "AWS_VAULT_OP_CONNECT_TOKEN",
+    "AWS_VAULT_OP_SERVICE_ACCOUNT_TOKEN",
+    "OP_CONNECT_TOKEN",
+    "OP_SERVICE_ACCOUNT_TOKEN",
+];
+
 /// An ordered environment for the child. Setting a variable replaces an existing one of the
 /// same name and moves it to the end, as the Go tool does.
 #[derive(Debug, Clone, Default)]
@@ -27,11 +40,18 @@ pub struct ChildEnv {
 }
 
 impl ChildEnv {
-    /// Start from `base` (normally the current environment) minus [`REMOVED_VARS`].
+    /// Start from `base` (normally the current environment) minus [`REMOVED_VARS`] and
+    /// [`VAULT_SECRET_VARS`]. Every exec mode (plain, `--ecs-server`, `--ec2-server`) starts
+    /// here, so no mode can hand the vault's secrets to the child.
     pub fn from_parent(base: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
         let vars = base
             .into_iter()
-            .filter(|(k, _)| !REMOVED_VARS.iter().any(|r| OsStr::new(r) == k))
+            .filter(|(k, _)| {
+                !REMOVED_VARS
+                    .iter()
+                    .chain(VAULT_SECRET_VARS)
+                    .any(|r| OsStr::new(r) == k)
+            })
             .collect();
         ChildEnv { vars }
     }

@@ -29,6 +29,20 @@ pub fn run(settings: &Settings, args: AddArgs) -> CommandResult {
     if let Some(src) = config.own_value(profile, "source_profile") {
         bail!("Your profile has a source_profile of {src}, adding credentials to {profile} won't have any effect");
     }
+    if let Some(kind) = crate::store::reserved_kind(profile) {
+        bail!(
+            "the profile name {} is reserved: aws-vault stores {kind} under names of this shape and would delete these credentials; choose another name",
+            go_quote(profile)
+        );
+    }
+    let add_config = !config.has_profile(profile) && !args.no_add_config;
+    if add_config {
+        // Refuse before anything is stored: a name the config cannot hold must not leave a
+        // keyring item behind.
+        config::check_new_profile(profile, None).map_err(|e| {
+            anyhow::anyhow!("Error writing config file {}: {e}", config.path.display())
+        })?;
+    }
 
     let (creds, mfa_serial) = if args.env {
         let get = |name: &str| settings.env.get(name).filter(|v| !v.is_empty()).cloned();
@@ -68,7 +82,7 @@ pub fn run(settings: &Settings, args: AddArgs) -> CommandResult {
         println!("Deleted {deleted} existing sessions.");
     }
 
-    if !config.has_profile(profile) && !args.no_add_config {
+    if add_config {
         config::append_profile(&config.path, profile, mfa_serial.as_deref()).map_err(|e| {
             anyhow::anyhow!("Error writing config file {}: {e}", config.path.display())
         })?;

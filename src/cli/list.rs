@@ -2,7 +2,7 @@
 use clap::Args;
 use jiff::Timestamp;
 
-use super::{CommandResult, Settings};
+use super::{escape_controls, CommandResult, Settings};
 use crate::config::ConfigFile;
 use crate::store::{CredentialStore, OidcStore, SessionStore};
 
@@ -23,7 +23,7 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
     let config = settings.config()?;
     if args.profiles && !args.credentials {
         for name in config.profile_names() {
-            println!("{name}");
+            println!("{}", escape_controls(&name));
         }
         return Ok(0);
     }
@@ -31,7 +31,7 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
     let credentials = CredentialStore::new(keyring.as_ref()).names()?;
     if args.credentials {
         for name in credentials {
-            println!("{name}");
+            println!("{}", escape_controls(&name));
         }
         return Ok(0);
     }
@@ -49,7 +49,7 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
 
     if args.sessions {
         for (_, label) in oidc_labels.iter().chain(session_labels.iter()) {
-            println!("{label}");
+            println!("{}", escape_controls(label));
         }
         return Ok(0);
     }
@@ -95,6 +95,10 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
         } else {
             rows.push(["-".into(), "-".into(), label.clone()]);
         }
+    }
+    // Names come from key files and the config: never let them drive the terminal.
+    for cell in rows.iter_mut().flatten() {
+        *cell = escape_controls(cell);
     }
     print!("{}", render_table(&rows));
     Ok(0)

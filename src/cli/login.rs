@@ -88,7 +88,7 @@ pub fn run(settings: &Settings, args: LoginArgs) -> CommandResult {
             // --stdout also keeps the SSO flow from opening a browser.
             req.sso_login.use_stdout = use_stdout;
             let plan = req.plan()?;
-            let creds = req.executor().retrieve(&plan)?;
+            let creds = req.executor()?.retrieve(&plan)?;
             let creds = login::console_credentials(&plan, &profile, creds)?;
             (profile, creds)
         }

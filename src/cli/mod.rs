@@ -444,7 +444,27 @@ fn one_line(e: &anyhow::Error) -> String {
             out.push_str(&text);
         }
     }
-    out.replace('\n', " ")
+    escape_controls(&out.replace('\n', " "))
+}
+
+/// `s` with every control character written as `\xNN` (`\u{NNNN}` above U+00FF), so a key
+/// file or profile named with terminal escape sequences cannot retitle or recolour the terminal
+/// when `list` or an error message prints it. Text without control characters is unchanged.
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !c.is_control() {
+            out.push(c);
+        } else if (c as u32) <= 0xff {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    out
 }
 
 /// What a command returns: its exit code, or an error printed as

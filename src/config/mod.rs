@@ -31,7 +31,7 @@ pub use profile::{
     ProfileConfig, SESSION_TAGS_SYNTAX,
 };
 pub use resolve::MAX_SOURCE_CHAIN;
-pub use write::append_profile;
+pub use write::{append_profile, check_new_profile};
 
 /// The process environment, passed as a value so every rule is testable.
 pub type Env = std::collections::BTreeMap<String, String>;
@@ -58,6 +58,56 @@ pub fn config_path(env: &Env, home: &Path) -> PathBuf {
         Some(file) if !file.is_empty() => PathBuf::from(file),
         _ => home.join(".aws").join("config"),
     }
+}
+
+/// Largest config file read (real ones are kilobytes; a generated one for thousands of
+/// accounts stays far below this). A bigger "file" is almost certainly `/dev/zero` or a mistake.
+pub const MAX_CONFIG_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Default for [`process_timeout`]: long enough for a `credential_process` that waits for a
+/// browser login or an MFA push, short enough that a hung one does not block every other
+/// aws-vault waiting on its refresh lock forever.
+pub const DEFAULT_PROCESS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// `AWS_VAULT_PROCESS_TIMEOUT` (Go duration syntax, e.g. `30s`, `10m`; default 5m; invalid or
+/// non-positive => default): how long `credential_process` and `web_identity_token_process`
+/// may run before they are killed.
+pub fn process_timeout(env: &Env) -> Duration {
+    env.get("AWS_VAULT_PROCESS_TIMEOUT")
+        .and_then(|v| duration::parse_go_duration(v).ok())
+        .and_then(duration::positive_std)
+        .unwrap_or(DEFAULT_PROCESS_TIMEOUT)
+}
+
+/// Read a whole regular file of at most `cap` bytes. Anything else is refused with a reason
+/// instead of blocking (a FIFO without writer) or exhausting memory (`/dev/zero`).
+pub fn read_capped_file(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > cap {
+        return Err(too_large(cap));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(too_large(cap));
+    }
+    Ok(buf)
+}
+
+fn too_large(cap: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("larger than the limit of {} MiB", cap / (1024 * 1024)),
+    )
 }
 
 /// `AWS_MIN_TTL` (Go duration syntax, default 5m, invalid => default): how long a cached session
@@ -90,7 +140,7 @@ impl ConfigFile {
                 create_missing(path)?;
             }
         }
-        let bytes = std::fs::read(path)
+        let bytes = read_capped_file(path, MAX_CONFIG_FILE_SIZE)
             .map_err(|e| ConfigError::io("Error reading config file", path, &e))?;
         // go-ini also skips UTF-16 byte-order marks (the UTF-8 one is handled by the parser).
         let bytes = match bytes.get(..2) {

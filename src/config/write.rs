@@ -10,6 +10,18 @@ use std::path::Path;
 
 use super::resolve::section_name;
 
+/// Whether [`append_profile`] would accept `name` and `mfa_serial`; `add` asks before it
+/// stores anything, so a refused name leaves neither a keyring item nor a config change.
+pub fn check_new_profile(name: &str, mfa_serial: Option<&str>) -> std::io::Result<()> {
+    if name.contains(['\n', '\r']) || mfa_serial.is_some_and(|m| m.contains(['\n', '\r'])) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "profile name and MFA serial must not contain line breaks",
+        ));
+    }
+    Ok(())
+}
+
 /// Appends `\n[profile NAME]\nmfa_serial=ARN\n` (`[default]` for `default`) to the config file,
 /// creating it (mode 0666 minus umask) if missing.
 ///
@@ -20,13 +32,8 @@ use super::resolve::section_name;
 /// A name or ARN containing a line break is refused (`InvalidInput`): it would inject lines into
 /// the user's config.
 pub fn append_profile(path: &Path, name: &str, mfa_serial: Option<&str>) -> std::io::Result<()> {
+    check_new_profile(name, mfa_serial)?;
     let mfa = mfa_serial.map(str::trim).filter(|m| !m.is_empty());
-    if name.contains(['\n', '\r']) || mfa.is_some_and(|m| m.contains(['\n', '\r'])) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "profile name and MFA serial must not contain line breaks",
-        ));
-    }
 
     let existing = match std::fs::read(path) {
         Ok(bytes) => bytes,

@@ -27,6 +27,8 @@ pub struct Executor<'a> {
     pub lock_dir: Option<PathBuf>,
     /// How an IAM Identity Center login may interact with the user.
     pub sso_login: sso::LoginOptions,
+    /// How long `credential_process` and token processes may run before they are killed.
+    pub process_timeout: Duration,
     /// Who makes the calls: [`Live`] in the program, a recording fake in the tests.
     pub calls: &'a dyn Calls,
 }
@@ -50,6 +52,8 @@ pub struct BaseContext<'a> {
     pub keyring: &'a dyn Keyring,
     pub lock_dir: Option<&'a std::path::Path>,
     pub sso_login: sso::LoginOptions,
+    /// How long `credential_process` and token processes may run.
+    pub process_timeout: Duration,
 }
 
 /// The real providers: STS through the AWS SDK, the SSO portal, external programs.
@@ -183,6 +187,7 @@ impl Executor<'_> {
                 keyring: self.keyring,
                 lock_dir: self.lock_dir.as_deref(),
                 sso_login: self.sso_login,
+                process_timeout: self.process_timeout,
             },
         )
     }
@@ -209,7 +214,7 @@ impl Calls for Live {
             Base::Stored { name } => CredentialStore::new(ctx.keyring).get(name),
             // The command and web identity errors name the command or file; the caller names
             // the profile ("Failed to get credentials for <profile>: …", as the Go tool does).
-            Base::Process { command, .. } => credential_process::run(command),
+            Base::Process { command, .. } => credential_process::run(command, ctx.process_timeout),
             Base::WebIdentity {
                 profile,
                 role_arn,
@@ -219,7 +224,11 @@ impl Calls for Live {
                 token_process,
                 endpoint,
             } => {
-                let token = web_identity::token(token_file.as_deref(), token_process.as_deref())?;
+                let token = web_identity::token(
+                    token_file.as_deref(),
+                    token_process.as_deref(),
+                    ctx.process_timeout,
+                )?;
                 sts::assume_role_with_web_identity(
                     endpoint,
                     role_arn,
@@ -409,6 +418,7 @@ region = eu-west-1
                 min_ttl: Duration::from_secs(300),
                 lock_dir: None,
                 sso_login: sso::LoginOptions::default(),
+                process_timeout: Duration::from_secs(60),
                 calls: fake,
             };
             exec.retrieve(&plan).unwrap();

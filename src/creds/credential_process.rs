@@ -12,10 +12,19 @@ use serde_json::{Map, Value};
 
 use super::Credentials;
 
+/// Largest standard output read from `credential_process` or `web_identity_token_process`
+/// (a credential JSON is about 2 KiB, a web identity token a few KiB).
+pub const MAX_PROCESS_OUTPUT: u64 = 1024 * 1024;
+
 /// Run `cmd` with `/bin/sh -c` (Windows: `cmd.exe /C`), environment, stdin and stderr
 /// inherited, and return its standard output. A non-zero exit is an error:
 /// `running command "<cmd>": exit status N`.
-pub fn run_shell(cmd: &str) -> anyhow::Result<Vec<u8>> {
+///
+/// Bounded (hardening, docs/differences.md D48): a command still running after `timeout` is
+/// killed, and one printing more than [`MAX_PROCESS_OUTPUT`] bytes is killed as soon as it
+/// crosses the limit. Either is an error naming the limit and how to change it.
+pub fn run_shell(cmd: &str, timeout: std::time::Duration) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
     #[cfg(windows)]
     let mut command = {
         let mut c = Command::new("cmd.exe");
@@ -28,19 +37,72 @@ pub fn run_shell(cmd: &str) -> anyhow::Result<Vec<u8>> {
         c.arg("-c").arg(cmd);
         c
     };
-    let out = command
+    let mut child = command
         .stdin(Stdio::inherit())
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|e| anyhow!("running command \"{cmd}\": {e}"))?;
-    if !out.status.success() {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    // Read on a thread so the deadline holds even while the command writes nothing.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let read = stdout.take(MAX_PROCESS_OUTPUT + 1).read_to_end(&mut buf);
+        let _ = tx.send(read.map(|_| buf));
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let output = match rx.recv_timeout(timeout) {
+        Ok(Ok(buf)) if buf.len() as u64 > MAX_PROCESS_OUTPUT => {
+            kill(&mut child);
+            return Err(anyhow!(
+                "running command \"{cmd}\": its output is larger than the limit of {} MiB",
+                MAX_PROCESS_OUTPUT / (1024 * 1024)
+            ));
+        }
+        Ok(Ok(buf)) => buf,
+        Ok(Err(e)) => {
+            kill(&mut child);
+            return Err(anyhow!("running command \"{cmd}\": {e}"));
+        }
+        Err(_) => {
+            kill(&mut child);
+            return Err(timed_out(cmd, timeout));
+        }
+    };
+    // Output closed: the command is exiting (or closed stdout and carries on: still bounded).
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Ok(None) => {
+                kill(&mut child);
+                return Err(timed_out(cmd, timeout));
+            }
+            Err(e) => return Err(anyhow!("running command \"{cmd}\": {e}")),
+        }
+    };
+    if !status.success() {
         return Err(anyhow!(
             "running command \"{cmd}\": {}",
-            status_text(out.status)
+            status_text(status)
         ));
     }
-    Ok(out.stdout)
+    Ok(output)
+}
+
+fn kill(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn timed_out(cmd: &str, timeout: std::time::Duration) -> anyhow::Error {
+    anyhow!(
+        "running command \"{cmd}\": killed after {}s without finishing (AWS_VAULT_PROCESS_TIMEOUT sets the limit)",
+        timeout.as_secs_f64()
+    )
 }
 
 /// Go's `*exec.ExitError` text: `exit status N` or `signal: NAME`.
@@ -70,8 +132,8 @@ fn status_text(status: ExitStatus) -> String {
 }
 
 /// Run the `credential_process` command `cmd` and parse its output.
-pub fn run(cmd: &str) -> anyhow::Result<Credentials> {
-    let stdout = run_shell(cmd)?;
+pub fn run(cmd: &str, timeout: std::time::Duration) -> anyhow::Result<Credentials> {
+    let stdout = run_shell(cmd, timeout)?;
     parse(cmd, &stdout)
 }
 
@@ -154,6 +216,15 @@ pub fn parse(cmd: &str, stdout: &[u8]) -> anyhow::Result<Credentials> {
         })?),
     };
 
+    // Never hand out (or cache) credentials known to be dead: the caller would fail later
+    // with an obscure AWS error, or an SDK would loop on refreshing them.
+    if let Some(at) = expires.filter(|at| *at <= jiff::Timestamp::now()) {
+        return Err(anyhow!(
+            "the credentials from command \"{cmd}\" expired at {}; the command must return fresh credentials",
+            crate::timefmt::iso_utc(at)
+        ));
+    }
+
     Ok(Credentials {
         access_key_id,
         secret_access_key: SecretString::from(secret),
@@ -184,6 +255,18 @@ mod tests {
         assert_eq!(c.secret(), "s3cr3t");
         assert_eq!(c.token(), Some("tok"));
         assert_eq!(c.expires.unwrap().to_string(), "2030-01-02T03:04:05Z");
+    }
+
+    #[test]
+    fn expired_output_is_refused() {
+        let e = err(
+            r#"{"AccessKeyId": "ASIAOLD", "SecretAccessKey": "s", "SessionToken": "t",
+                "Expiration": "2001-02-03T04:05:06Z"}"#,
+        );
+        assert_eq!(
+            e,
+            "the credentials from command \"my-tool --profile x\" expired at 2001-02-03T04:05:06Z; the command must return fresh credentials"
+        );
     }
 
     #[test]

@@ -26,8 +26,13 @@ impl Drop for Lock {
 
 /// The per-user directory for lock files: `$XDG_RUNTIME_DIR/aws-vault`, else
 /// `<temp dir>/aws-vault-<uid>`. Created 0700; refused when another user owns it.
+///
+/// Anyone can create `<temp dir>/aws-vault-<uid>` first. Rather than run unlocked (which is
+/// what such a squatter would want), fall back to a directory no one else can create:
+/// `$XDG_CACHE_HOME/aws-vault/locks`, else `~/.cache/aws-vault/locks`. If none is usable the
+/// error names each directory tried, and the refresh does not run.
 pub fn lock_dir(env: &Env) -> io::Result<PathBuf> {
-    let dir = match env.get("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+    let primary = match env.get("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(runtime) if Path::new(runtime).is_dir() => Path::new(runtime).join("aws-vault"),
         _ => {
             let tmp = env
@@ -38,8 +43,39 @@ pub fn lock_dir(env: &Env) -> io::Result<PathBuf> {
             tmp.join(format!("aws-vault-{}", uid()))
         }
     };
-    ensure_private_dir(&dir)?;
-    Ok(dir)
+    let primary_err = match ensure_private_dir(&primary) {
+        Ok(()) => return Ok(primary),
+        Err(e) => e,
+    };
+    let cache = env
+        .get("XDG_CACHE_HOME")
+        .filter(|d| Path::new(d).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env.get("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| Path::new(h).join(".cache"))
+        });
+    let Some(cache) = cache else {
+        return Err(io::Error::new(
+            primary_err.kind(),
+            format!("no usable lock directory: {primary_err}; set XDG_RUNTIME_DIR or HOME"),
+        ));
+    };
+    let fallback = cache.join("aws-vault").join("locks");
+    if let Some(parent) = fallback.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    match ensure_private_dir(&fallback) {
+        Ok(()) => {
+            crate::debug!("lock directory {primary_err}; using {}", fallback.display());
+            Ok(fallback)
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("no usable lock directory: {primary_err}; {e}"),
+        )),
+    }
 }
 
 #[cfg(unix)]
@@ -83,6 +119,28 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// A lock file must be a regular file of ours: a FIFO would block the open of the next
+/// process, and a file owned by someone else could be locked by them forever.
+fn check_lock_file(file: &File, path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.uid() != uid() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is not a regular file owned by you; remove it",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, path);
+    Ok(())
+}
+
 /// How long a busy lock is waited for silently before `waiting` is called.
 const QUIET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -98,11 +156,20 @@ pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce() + Send + 'static) -
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        // Never follow a planted symlink: it could make us create or lock a file elsewhere.
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    let file = opts
-        .open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let file = opts.open(&path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} is a symbolic link; remove it", path.display()),
+            )
+        } else {
+            io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+        }
+    })?;
+    check_lock_file(&file, &path)?;
     match file.try_lock() {
         Ok(()) => return Ok(Lock { file }),
         Err(std::fs::TryLockError::WouldBlock) => {}
@@ -152,6 +219,61 @@ mod tests {
         // Different keys do not contend.
         let _a = acquire(dir.path(), "a", || panic!("busy")).unwrap();
         let _b = acquire(dir.path(), "b", || panic!("busy")).unwrap();
+    }
+
+    #[test]
+    fn symlinks_and_foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _probe = acquire(dir.path(), "k", || {}).unwrap();
+        let name = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name();
+        drop(_probe);
+        let path = dir.path().join(&name);
+        std::fs::remove_file(&path).unwrap();
+        let target = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let e = acquire(dir.path(), "k", || {}).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!target.exists(), "the symlink was followed");
+
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "").unwrap();
+        // SAFETY: getuid has no preconditions.
+        let other = unsafe { libc::getuid() } + 4242;
+        if std::os::unix::fs::chown(&path, Some(other), None).is_ok() {
+            let e = acquire(dir.path(), "k", || {}).unwrap_err();
+            assert!(
+                e.to_string().contains("not a regular file owned by you"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_primary_dir_falls_back_to_the_cache_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let squatted = tmp.path().join(format!("aws-vault-{}", uid()));
+        std::fs::create_dir(&squatted).unwrap();
+        // Owned by someone else (needs root), or else not a directory at all: both are refused.
+        if std::os::unix::fs::chown(&squatted, Some(uid() + 4242), None).is_err() {
+            std::fs::remove_dir(&squatted).unwrap();
+            std::fs::write(&squatted, "").unwrap();
+        }
+        let mut env = Env::new();
+        env.insert("TMPDIR".into(), tmp.path().to_str().unwrap().into());
+        let cache = tmp.path().join("cache");
+        env.insert("XDG_CACHE_HOME".into(), cache.to_str().unwrap().into());
+        assert_eq!(
+            lock_dir(&env).unwrap(),
+            cache.join("aws-vault").join("locks")
+        );
+        // Nothing usable: an error, never "no lock".
+        env.remove("XDG_CACHE_HOME");
+        assert!(lock_dir(&env).is_err());
     }
 
     #[test]

@@ -88,29 +88,26 @@ impl<'a> Request<'a> {
         Ok(chain::plan(self.profile, &stored, &self.options)?)
     }
 
-    /// The executor that runs this request's plans through the session cache.
-    pub fn executor(&self) -> cached::Executor<'a> {
-        cached::Executor {
+    /// The executor that runs this request's plans through the session cache. Fails when no
+    /// lock directory is usable: refreshing unlocked is exactly what someone who squats the
+    /// lock directory would want, so it never happens silently.
+    pub fn executor(&self) -> anyhow::Result<cached::Executor<'a>> {
+        let lock_dir = lock::lock_dir(self.env)
+            .map_err(|e| anyhow::anyhow!("cannot take the refresh lock: {e}"))?;
+        Ok(cached::Executor {
             keyring: self.keyring,
             mfa: self.mfa,
             min_ttl: crate::config::min_ttl(self.env),
-            lock_dir: match lock::lock_dir(self.env) {
-                Ok(dir) => Some(dir),
-                Err(e) => {
-                    crate::debug!(
-                        "no cross-process lock directory ({e}); refreshing without a lock"
-                    );
-                    None
-                }
-            },
+            lock_dir: Some(lock_dir),
             sso_login: self.sso_login,
+            process_timeout: crate::config::process_timeout(self.env),
             calls: &cached::Live,
-        }
+        })
     }
 }
 
 /// Plan and retrieve the credentials for a profile (the whole chain).
 pub fn retrieve(req: &Request<'_>) -> anyhow::Result<Credentials> {
     let plan = req.plan()?;
-    req.executor().retrieve(&plan)
+    req.executor()?.retrieve(&plan)
 }

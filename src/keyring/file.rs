@@ -142,7 +142,9 @@ impl FileKeyring {
         }
     }
 
-    /// Item files (regular files holding something shaped like a JWE token), sorted by file name.
+    /// Item files, sorted by file name: every regular file except our temporary files and dot
+    /// files that hold no token (`.DS_Store`). A file that is not (or no longer) a JWE token is listed too, so that
+    /// reading it names the damaged file instead of the profile seeming to have no credentials.
     fn item_files(&self) -> Result<Vec<(String, PathBuf)>> {
         if !self.check_dir()? {
             return Ok(Vec::new());
@@ -163,13 +165,17 @@ impl FileKeyring {
             let path = entry.path();
             // Follows symlinks: a link to an item file is an item.
             match fs::metadata(&path) {
-                Ok(m) if m.is_file() && m.len() <= MAX_FILE_SIZE => {}
+                Ok(m) if m.is_file() => {}
                 _ => continue,
             }
-            match read_capped(&path) {
-                Ok(content) if jwe::looks_like_compact(&content) => out.push((name, path)),
-                _ => continue,
+            // A dot file is an item only if it holds a token (a profile may be named `.x`, but
+            // `.DS_Store` and friends are not items).
+            if name.starts_with('.')
+                && !read_capped(&path).is_ok_and(|c| jwe::looks_like_compact(&c))
+            {
+                continue;
             }
+            out.push((name, path));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
@@ -271,6 +277,19 @@ impl FileKeyring {
         Ok(())
     }
 
+    /// An exclusive `flock` on the key directory itself (no lock file, so nothing extra shows
+    /// up in the directory the Go tool lists). Released when the handle is dropped.
+    fn lock_dir_for_first_write(&self) -> Result<fs::File> {
+        let io_err = |e| Error::Io {
+            path: self.dir_string(),
+            source: e,
+        };
+        let dir = fs::File::open(&self.dir).map_err(io_err)?;
+        #[cfg(unix)]
+        dir.lock().map_err(io_err)?;
+        Ok(dir)
+    }
+
     fn write_atomically(&self, path: &Path, content: &[u8]) -> Result<()> {
         let dir_err = |e| Error::Io {
             path: self.dir_string(),
@@ -326,6 +345,15 @@ impl Keyring for FileKeyring {
         }
         self.ensure_dir()?;
         let mut st = self.lock();
+        // Until this process's passphrase is verified, its first write is serialised with
+        // every other process's: a writer into an empty directory holds the lock until its
+        // item is on disk, so the next one verifies against that item instead of also finding
+        // the directory empty and writing under a second passphrase.
+        let _first_write = if st.verified {
+            None
+        } else {
+            Some(self.lock_dir_for_first_write()?)
+        };
         self.verify_for_write(&mut st)?;
         let passphrase = self.passphrase(&mut st)?;
         let token = jwe::encrypt(&item.to_json(), passphrase.as_bytes());
@@ -754,9 +782,10 @@ mod tests {
         fs::create_dir(tmp.path().join("dir.with.dots.x.y")).unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(tmp.path().join("prod"), tmp.path().join("link")).unwrap();
-        let mut want = vec!["prod"];
+        // Damaged items (not JWE, empty) are listed so that reading them names the file.
+        let mut want = vec!["empty", "notes.txt", "prod"];
         if cfg!(unix) {
-            want.insert(0, "link");
+            want.insert(1, "link");
         }
         assert_eq!(kr.keys().unwrap(), want);
         // A corrupt file that is not JWE reads as Corrupt, not a panic.

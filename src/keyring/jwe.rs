@@ -469,6 +469,14 @@ fn parse_header(header_b64: &str) -> Result<Header, JweError> {
             ))),
         }
     };
+    // RFC 7516 §4.1.13 / RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names
+    // an extension it does not understand. This implementation understands none, so any `crit`
+    // is refused (the Go tool's library ignored it).
+    if obj.contains_key("crit") {
+        return Err(JweError::Unsupported(
+            "header \"crit\" names extensions this implementation does not understand".into(),
+        ));
+    }
     let alg_name =
         string("alg")?.ok_or_else(|| JweError::Malformed("header \"alg\" is missing".into()))?;
     let alg = Alg::from_name(alg_name).ok_or_else(|| {
@@ -748,6 +756,40 @@ mod tests {
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         parts[0] = B64URL.encode(header.as_bytes());
         parts.join(".")
+    }
+
+    /// An authentic token whose protected header is `header` (with `P2S` replaced by the salt),
+    /// PBES2-HS256+A128KW / A256GCM: what a sender using header extensions would produce.
+    fn encrypt_with_header(plaintext: &[u8], header: &str) -> String {
+        let p2s = [7u8; 12];
+        let header = header.replace("P2S", &B64URL.encode(p2s));
+        let header_b64 = B64URL.encode(header.as_bytes());
+        let kek = derive_kek(Alg::Pbes2Hs256A128, PW, &p2s, 1000);
+        let cek = [9u8; 32];
+        let encrypted_key = wrap(Alg::Pbes2Hs256A128, &kek, &cek);
+        let iv = [5u8; 12];
+        let (ct, tag) = encrypt_content(Enc::A256Gcm, &cek, &iv, header_b64.as_bytes(), plaintext);
+        let mut token = header_b64;
+        for part in [&encrypted_key[..], &iv[..], &ct, &tag] {
+            token.push('.');
+            B64URL.encode_string(part, &mut token);
+        }
+        token
+    }
+
+    #[test]
+    fn unknown_critical_header_is_refused() {
+        let plain = r#"{"alg":"PBES2-HS256+A128KW","enc":"A256GCM","p2c":1000,"p2s":"P2S"}"#;
+        assert_eq!(
+            &decrypt(&encrypt_with_header(b"hello", plain), PW).unwrap()[..],
+            b"hello"
+        );
+        let crit = r#"{"alg":"PBES2-HS256+A128KW","crit":["exp"],"enc":"A256GCM","exp":1,"p2c":1000,"p2s":"P2S"}"#;
+        let err = decrypt(&encrypt_with_header(b"hello", crit), PW).unwrap_err();
+        assert!(
+            matches!(&err, JweError::Unsupported(m) if m.contains("crit")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -16,13 +16,22 @@ pub use sessions::{SessionKey, SessionStore};
 /// (current or legacy format) nor an OIDC token key (compat §4.4).
 pub fn credential_names(keys: &[String]) -> Vec<String> {
     keys.iter()
-        .filter(|k| {
-            SessionKey::parse(k).is_none()
-                && !sessions::is_legacy_session_key(k)
-                && !k.starts_with(oidc::KEY_PREFIX)
-        })
+        .filter(|k| reserved_kind(k).is_none())
         .cloned()
         .collect()
+}
+
+/// What kind of internal item a key of this shape is (`"a cached session"`, `"an SSO token"`),
+/// or `None` for a name long-term credentials may use. Credentials stored under such a name
+/// would be invisible to `list` and deleted by the next session sweep, so `add` refuses them.
+pub fn reserved_kind(key: &str) -> Option<&'static str> {
+    if SessionKey::parse(key).is_some() || sessions::is_legacy_session_key(key) {
+        Some("a cached session")
+    } else if key.starts_with(oidc::KEY_PREFIX) {
+        Some("an SSO token")
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -44,5 +53,8 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(credential_names(&keys), vec!["prod", "dev"]);
+        assert_eq!(reserved_kind("prod session (1)"), Some("a cached session"));
+        assert_eq!(reserved_kind("oidc:x"), Some("an SSO token"));
+        assert_eq!(reserved_kind("prod session"), None);
     }
 }
