@@ -88,7 +88,7 @@ impl CredentialArgs {
         let plan = req.plan().map_err(RetrieveError::Plan)?;
         let creds = req
             .executor()
-            .retrieve(&plan)
+            .and_then(|executor| executor.retrieve(&plan))
             .map_err(|cause| RetrieveError::Retrieve {
                 profile: profile.to_string(),
                 cause,

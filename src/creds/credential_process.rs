@@ -221,7 +221,7 @@ pub fn parse(cmd: &str, stdout: &[u8]) -> anyhow::Result<Credentials> {
     if let Some(at) = expires.filter(|at| *at <= jiff::Timestamp::now()) {
         return Err(anyhow!(
             "the credentials from command \"{cmd}\" expired at {}; the command must return fresh credentials",
-            crate::timefmt::iso_utc(at)
+            crate::gofmt::time::iso_utc(at)
         ));
     }
 
@@ -361,16 +361,25 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn runs_through_the_shell() {
-        let c = run(r#"printf '{"AccessKeyId":"%s","SecretAccessKey":"S"}' "$((40+2))""#).unwrap();
+        let c = run(
+            r#"printf '{"AccessKeyId":"%s","SecretAccessKey":"S"}' "$((40+2))""#,
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
         assert_eq!(c.access_key_id, "42");
-        let e = run("echo '{\"AccessKeyId\":\"secret\"}'; exit 3")
-            .unwrap_err()
-            .to_string();
+        let e = run(
+            "echo '{\"AccessKeyId\":\"secret\"}'; exit 3",
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "running command \"echo '{\"AccessKeyId\":\"secret\"}'; exit 3\": exit status 3"
         );
-        let e = run("kill -TERM $$").unwrap_err().to_string();
+        let e = run("kill -TERM $$", std::time::Duration::from_secs(60))
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with(": signal: terminated"), "{e}");
     }
 }
