@@ -1103,7 +1103,7 @@ fn bash_completion_offers_commands_flags_and_profiles() {
     );
     assert_eq!(
         s.run(&["--completion-bash", "--backend", ""]).ok().stdout,
-        "secret-service\nkwallet\nkeyctl\npass\npassage\nfile"
+        "secret-service\nkwallet\nkeyctl\npass\npassage\nfile\nop-connect\nop\nop-desktop"
     );
     assert_eq!(complete("aws-vault --backend f", 2), "file\n");
     assert_eq!(complete("aws-vault exec p", 2), "prod\n");

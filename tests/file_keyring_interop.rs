@@ -387,14 +387,16 @@ fn e_stray_entries_are_not_keys() {
     fs::create_dir(dir.join("a.b.c.d.e")).unwrap();
     fs::write(dir.join("README"), "not an item\n").unwrap();
     let kr = FileKeyring::new(&config(dir, PASS));
-    assert_eq!(kr.keys().unwrap(), vec!["prod"]);
+    // Hidden files and directories are not keys; a regular file that is not a JWE is listed,
+    // so that reading it names the damaged file instead of "no stored credentials".
+    assert_eq!(kr.keys().unwrap(), vec!["README", "prod"]);
     // A write leaves no temporary file that would show up.
     kr.set(&Item {
         key: "dev".into(),
         ..Item::default()
     })
     .unwrap();
-    assert_eq!(kr.keys().unwrap(), vec!["dev", "prod"]);
+    assert_eq!(kr.keys().unwrap(), vec!["README", "dev", "prod"]);
     let hidden: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

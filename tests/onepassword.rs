@@ -408,7 +408,7 @@ fn connect_errors_say_what_is_wrong_and_never_show_the_token() {
     bare.set_env("AWS_VAULT_BACKEND", "op-connect");
     let line = bare.run(&["list"]).fails();
     assert!(
-        line.contains("keyring backend 'op-connect' is not available"),
+        line.contains("specified keyring backend not available: op-connect"),
         "{line}"
     );
     assert!(

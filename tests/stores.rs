@@ -880,7 +880,7 @@ fn help_lists_the_backends_of_this_build() {
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         help.contains(
-            "Keyring backends in this build: secret-service, kwallet, keyctl, pass, passage, file."
+            "Keyring backends in this build: secret-service, kwallet, keyctl, pass, passage, file, op-connect, op, op-desktop."
         ),
         "{help}"
     );
