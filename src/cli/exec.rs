@@ -70,7 +70,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
         let resolved = args
             .creds
             .retrieve(settings, &config, keyring.as_ref(), &profile)?;
-        print!("{}", *export::render(Format::Json, &profile, &resolved));
+        print!("{}", *export::render(Format::Json, &profile, &resolved)?);
         return Ok(0);
     }
     if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {
