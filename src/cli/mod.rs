@@ -8,6 +8,7 @@
 mod add;
 mod clear;
 mod completion;
+mod doctor;
 mod exec;
 mod export;
 mod list;
@@ -142,6 +143,8 @@ enum Command {
     /// Run the EC2 metadata proxy on 169.254.169.254:80 (started by `exec --ec2-server`).
     #[command(hide = true, alias = "server")]
     Proxy(proxy::ProxyArgs),
+    /// Explain the setup and what is wrong with it, one finding per line with the fix.
+    Doctor(doctor::DoctorArgs),
     /// Show version.
     Version,
 }
@@ -159,6 +162,7 @@ impl Command {
             Command::Export(_) => "export",
             Command::Clear(_) => "clear",
             Command::Proxy(_) => "proxy",
+            Command::Doctor(_) => "doctor",
             Command::Version => "version",
         }
     }
@@ -365,6 +369,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Export(a) => export::run(&settings, a),
         Command::Clear(a) => clear::run(&settings, a),
         Command::Proxy(a) => proxy::run(&settings, a),
+        Command::Doctor(a) => doctor::run(&settings, a),
         Command::Version => Ok(version::run()),
     };
     match result {

@@ -217,7 +217,7 @@ impl MfaSource {
 }
 
 /// Find `name` as an executable file in one of the absolute directories of `path`.
-fn find_program(path: &str, name: &str) -> Option<PathBuf> {
+pub fn find_program(path: &str, name: &str) -> Option<PathBuf> {
     std::env::split_paths(path)
         .filter(|dir| dir.is_absolute())
         .flat_map(|dir| candidates(&dir, name))
