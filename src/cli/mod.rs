@@ -19,6 +19,7 @@ mod proxy;
 mod remove;
 mod rotate;
 mod settings;
+mod sso_profiles;
 mod version;
 
 use std::ffi::OsString;
@@ -143,6 +144,8 @@ enum Command {
     /// Run the EC2 metadata proxy on 169.254.169.254:80 (started by `exec --ec2-server`).
     #[command(hide = true, alias = "server")]
     Proxy(proxy::ProxyArgs),
+    /// Add a profile for every account and role of an IAM Identity Center user.
+    SsoProfiles(sso_profiles::SsoProfilesArgs),
     /// Explain the setup and what is wrong with it, one finding per line with the fix.
     Doctor(doctor::DoctorArgs),
     /// Show version.
@@ -163,6 +166,7 @@ impl Command {
             Command::Clear(_) => "clear",
             Command::Proxy(_) => "proxy",
             Command::Doctor(_) => "doctor",
+            Command::SsoProfiles(_) => "sso-profiles",
             Command::Version => "version",
         }
     }
@@ -370,6 +374,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Clear(a) => clear::run(&settings, a),
         Command::Proxy(a) => proxy::run(&settings, a),
         Command::Doctor(a) => doctor::run(&settings, a),
+        Command::SsoProfiles(a) => sso_profiles::run(&settings, a),
         Command::Version => Ok(version::run()),
     };
     match result {

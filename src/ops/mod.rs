@@ -7,8 +7,10 @@
 //! * [`login`]: the console sign-in URL for every partition, and whether credentials must first
 //!   be turned into a federation session;
 //! * [`rotate`]: key rotation over the whole `source_profile` chain;
-//! * [`migrate`]: copying items between keyring backends.
+//! * [`migrate`]: copying items between keyring backends;
+//! * [`sso_profiles`]: profiles for every IAM Identity Center account and role.
 pub mod doctor;
 pub mod login;
 pub mod migrate;
 pub mod rotate;
+pub mod sso_profiles;
