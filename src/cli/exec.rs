@@ -71,7 +71,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> CommandResult {
             .creds
             .retrieve(settings, &config, keyring.as_ref(), &profile)
             .map_err(RetrieveError::into_anyhow)?;
-        print!("{}", *export::render(Format::Json, &profile, &resolved));
+        print!("{}", *export::render(Format::Json, &profile, &resolved)?);
         return Ok(0);
     }
     if settings.env.get("AWS_VAULT").is_some_and(|v| !v.is_empty()) {

@@ -1,5 +1,5 @@
-//! `aws-vault export [profile]`: print credentials as env lines, JSON (`credential_process`)
-//! or INI.
+//! `aws-vault export [profile]`: print credentials as env lines, JSON (`credential_process`),
+//! INI, or assignments for fish, PowerShell and cmd.
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
@@ -135,6 +135,12 @@ pub enum Format {
     ExportEnv,
     Json,
     Ini,
+    /// `set -gx NAME 'value';` lines for `| source` (or `eval`) in fish.
+    Fish,
+    /// `$Env:NAME = 'value'` lines for `| Out-String | Invoke-Expression`.
+    Powershell,
+    /// `@set "NAME=value"` lines of a batch file, for `call`.
+    Cmd,
 }
 
 /// The `--duration` flag or `AWS_VAULT_DURATION`, in flag duration syntax. Zero means "not
@@ -169,7 +175,7 @@ pub fn run(settings: &Settings, args: ExportArgs) -> CommandResult {
         .creds
         .retrieve(settings, &config, keyring.as_ref(), &profile)
         .map_err(RetrieveError::into_anyhow)?;
-    print!("{}", *render(args.format, &profile, &resolved));
+    print!("{}", *render(args.format, &profile, &resolved)?);
     Ok(0)
 }
 
@@ -183,34 +189,58 @@ pub fn refuse_nested(settings: &Settings) -> anyhow::Result<()> {
 
 /// The text `export` prints for one format. It holds the secret, so it lives in memory that
 /// is wiped when dropped, and is built in place (no intermediate copies).
-pub fn render(format: Format, profile: &str, r: &Resolved) -> Zeroizing<String> {
+///
+/// Fails only for `cmd`, which cannot express a line break inside a value.
+pub fn render(format: Format, profile: &str, r: &Resolved) -> anyhow::Result<Zeroizing<String>> {
     use std::fmt::Write;
     let c = &r.creds;
     let region = r.profile.region.as_deref();
     let expiration = c.expires.map(timefmt::iso_utc);
     let mut out = Zeroizing::new(String::with_capacity(1024));
     let o: &mut String = &mut out;
+    // The variables every shell format sets, in the `env` format's order.
+    let mut vars: Vec<(&str, &str)> = vec![
+        ("AWS_ACCESS_KEY_ID", &c.access_key_id),
+        ("AWS_SECRET_ACCESS_KEY", c.secret()),
+    ];
+    if let Some(t) = c.token() {
+        vars.push(("AWS_SESSION_TOKEN", t));
+    }
+    if let Some(e) = &expiration {
+        vars.push(("AWS_CREDENTIAL_EXPIRATION", e));
+    }
+    if let Some(r) = region {
+        vars.push(("AWS_REGION", r));
+        vars.push(("AWS_DEFAULT_REGION", r));
+    }
     match format {
+        Format::Fish => {
+            for (k, v) in &vars {
+                let _ = write!(o, "set -gx {k} ");
+                fish_quote(o, v);
+                o.push_str(";\n");
+            }
+        }
+        Format::Powershell => {
+            for (k, v) in &vars {
+                let _ = write!(o, "$Env:{k} = ");
+                powershell_quote(o, v);
+                o.push('\n');
+            }
+        }
+        Format::Cmd => {
+            for (k, v) in &vars {
+                cmd_set(o, k, v)?;
+            }
+        }
         Format::Env | Format::ExportEnv => {
             let prefix = if format == Format::ExportEnv {
                 "export "
             } else {
                 ""
             };
-            let mut line = |k: &str, v: &str| {
+            for (k, v) in &vars {
                 let _ = writeln!(o, "{prefix}{k}={v}");
-            };
-            line("AWS_ACCESS_KEY_ID", &c.access_key_id);
-            line("AWS_SECRET_ACCESS_KEY", c.secret());
-            if let Some(t) = c.token() {
-                line("AWS_SESSION_TOKEN", t);
-            }
-            if let Some(e) = &expiration {
-                line("AWS_CREDENTIAL_EXPIRATION", e);
-            }
-            if let Some(r) = region {
-                line("AWS_REGION", r);
-                line("AWS_DEFAULT_REGION", r);
             }
         }
         Format::Json => {
@@ -247,7 +277,62 @@ pub fn render(format: Format, profile: &str, r: &Resolved) -> Zeroizing<String> 
             kv("region", region);
         }
     }
-    out
+    Ok(out)
+}
+
+/// A fish single-quoted string: inside `'…'` only `\\` and `\'` are escapes, so every other
+/// character (`$`, spaces, `"`, line breaks) is literal.
+fn fish_quote(out: &mut String, v: &str) {
+    out.push('\'');
+    for ch in v.chars() {
+        if ch == '\\' || ch == '\'' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('\'');
+}
+
+/// A PowerShell single-quoted (verbatim) string: no expansion at all; a quote is written
+/// twice. PowerShell also treats the typographic quotes U+2018–U+201B as single quotes, so
+/// they are doubled too, or a pasted `’` would end the string early.
+fn powershell_quote(out: &mut String, v: &str) {
+    out.push('\'');
+    for ch in v.chars() {
+        if matches!(ch, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            out.push(ch);
+        }
+        out.push(ch);
+    }
+    out.push('\'');
+}
+
+/// One line of a batch file: `@set "NAME=value"` (`@`: never echoed, even with `echo on`).
+///
+/// `set "NAME=value"` keeps everything between the first and the last quote, so quotes inside
+/// the value survive; but each of them flips cmd's quoting state, and outside quotes
+/// `^ & | < > ( )` are special, so there they get a `^`. `%` is doubled because a batch file
+/// expands `%…%` everywhere. A line break cannot be written at all. Delayed expansion (`!`)
+/// is off unless the caller turned it on.
+fn cmd_set(out: &mut String, name: &str, v: &str) -> anyhow::Result<()> {
+    if v.contains(['\r', '\n']) {
+        bail!("the value of {name} contains a line break, which cmd cannot set; use --format=powershell or --format=json");
+    }
+    out.push_str("@set \"");
+    out.push_str(name);
+    out.push('=');
+    let mut quoted = true;
+    for ch in v.chars() {
+        match ch {
+            '%' => out.push('%'),
+            '"' => quoted = !quoted,
+            '^' | '&' | '|' | '<' | '>' | '(' | ')' if !quoted => out.push('^'),
+            _ => {}
+        }
+        out.push(ch);
+    }
+    out.push_str("\"\r\n");
+    Ok(())
 }
 
 /// go-ini's value quoting: backticks around values with `#` or `;`, double quotes around
@@ -263,4 +348,73 @@ fn ini_value(out: &mut String, v: &str) {
     out.push_str(quote);
     out.push_str(v);
     out.push_str(quote);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quoted(f: fn(&mut String, &str), v: &str) -> String {
+        let mut s = String::new();
+        f(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn fish_quoting_table() {
+        for (value, want) in [
+            ("plain", "'plain'"),
+            ("it's", r"'it\'s'"),
+            (r"back\slash", r"'back\\slash'"),
+            ("$HOME and \"dq\" ~ *", "'$HOME and \"dq\" ~ *'"),
+            ("", "''"),
+        ] {
+            assert_eq!(quoted(fish_quote, value), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn powershell_quoting_table() {
+        for (value, want) in [
+            ("plain", "'plain'"),
+            ("it's", "'it''s'"),
+            (
+                "$Env:HOME `n $(x) \"dq\" \\",
+                "'$Env:HOME `n $(x) \"dq\" \\'",
+            ),
+            (
+                "smart\u{2019}quote\u{2018}",
+                "'smart\u{2019}\u{2019}quote\u{2018}\u{2018}'",
+            ),
+            (
+                "low\u{201A}high\u{201B}",
+                "'low\u{201A}\u{201A}high\u{201B}\u{201B}'",
+            ),
+            ("line\nbreak", "'line\nbreak'"),
+        ] {
+            assert_eq!(quoted(powershell_quote, value), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn cmd_quoting_table() {
+        for (value, want) in [
+            ("plain", r#"@set "K=plain""#),
+            ("a b&c|d<e>f^g(h)", r#"@set "K=a b&c|d<e>f^g(h)""#),
+            ("100%PATH%", r#"@set "K=100%%PATH%%""#),
+            // After an odd number of quotes cmd is outside quotes: specials need a caret.
+            (r#"x"&y"&z"#, r#"@set "K=x"^&y"&z""#),
+            (r#"say "hi" & go"#, r#"@set "K=say "hi" & go""#),
+            (r#"a"^|()"#, r#"@set "K=a"^^^|^(^)""#),
+            (r"$x \y 'z' !w", r#"@set "K=$x \y 'z' !w""#),
+        ] {
+            let mut s = String::new();
+            cmd_set(&mut s, "K", value).unwrap();
+            assert_eq!(s, format!("{want}\r\n"), "{value:?}");
+        }
+        let mut s = String::new();
+        let err = cmd_set(&mut s, "AWS_SESSION_TOKEN", "se\ncret").unwrap_err();
+        assert!(!err.to_string().contains("cret"), "{err}");
+        assert!(err.to_string().contains("AWS_SESSION_TOKEN"), "{err}");
+    }
 }

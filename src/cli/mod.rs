@@ -8,6 +8,7 @@
 mod add;
 mod clear;
 mod completion;
+mod doctor;
 mod exec;
 mod export;
 mod list;
@@ -19,6 +20,7 @@ mod proxy;
 mod remove;
 mod rotate;
 mod settings;
+mod sso_profiles;
 mod version;
 
 use std::ffi::OsString;
@@ -141,6 +143,10 @@ enum Command {
     /// Run the EC2 metadata proxy on 169.254.169.254:80 (started by `exec --ec2-server`).
     #[command(hide = true, alias = "server")]
     Proxy(proxy::ProxyArgs),
+    /// Add a profile for every account and role of an IAM Identity Center user.
+    SsoProfiles(sso_profiles::SsoProfilesArgs),
+    /// Explain the setup and what is wrong with it, one finding per line with the fix.
+    Doctor(doctor::DoctorArgs),
     /// Show version.
     Version,
 }
@@ -158,6 +164,8 @@ impl Command {
             Command::Export(_) => "export",
             Command::Clear(_) => "clear",
             Command::Proxy(_) => "proxy",
+            Command::Doctor(_) => "doctor",
+            Command::SsoProfiles(_) => "sso-profiles",
             Command::Version => "version",
         }
     }
@@ -420,6 +428,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Export(a) => export::run(&settings, a),
         Command::Clear(a) => clear::run(&settings, a),
         Command::Proxy(a) => proxy::run(&settings, a),
+        Command::Doctor(a) => doctor::run(&settings, a),
+        Command::SsoProfiles(a) => sso_profiles::run(&settings, a),
         Command::Version => Ok(version::run()),
     };
     match result {

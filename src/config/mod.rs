@@ -6,7 +6,7 @@
 //! * [`ini`]: the go-ini dialect (sections, keys, nested values, inheritance, interpolation);
 //! * `profile.rs`: [`ProfileConfig`], [`BaseValues`], session-tag and `duration_seconds` parsing;
 //! * `resolve.rs`: compat §2.5–§2.7, the include/default walk, env overrides, source chains;
-//! * `write.rs`: [`append_profile`] for `add`;
+//! * `write.rs`: [`append_profile`] for `add`, [`append_sections`] for `sso-profiles`;
 //! * `error.rs`: [`ConfigError`].
 //!
 //! This module never reads the process environment: callers pass it as an [`Env`] value, so
@@ -31,7 +31,7 @@ pub use profile::{
     ProfileConfig, SESSION_TAGS_SYNTAX,
 };
 pub use resolve::MAX_SOURCE_CHAIN;
-pub use write::{append_profile, check_new_profile};
+pub use write::{append_profile, append_sections, check_new_profile};
 
 /// The process environment, passed as a value so every rule is testable.
 pub type Env = std::collections::BTreeMap<String, String>;
@@ -194,6 +194,13 @@ impl ConfigFile {
     pub fn own_value(&self, profile: &str, key: &str) -> Option<String> {
         self.ini
             .get(&resolve::section_name(profile), key)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A key of the `[sso-session NAME]` section; `None` when absent or empty.
+    pub fn sso_session_value(&self, session: &str, key: &str) -> Option<String> {
+        self.ini
+            .get(&format!("sso-session {session}"), key)
             .filter(|v| !v.is_empty())
     }
 

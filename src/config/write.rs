@@ -65,6 +65,31 @@ pub fn append_profile(path: &Path, name: &str, mfa_serial: Option<&str>) -> std:
     file.flush()
 }
 
+/// Appends whole sections (`text`, already formatted, ending in `\n`) to the config file with
+/// the same rules as [`append_profile`]: existing bytes untouched, a blank line before, the file
+/// created if missing.
+pub fn append_sections(path: &Path, text: &str) -> std::io::Result<()> {
+    let existing = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut out = String::new();
+    if !existing.is_empty() {
+        if !existing.ends_with(b"\n") {
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(text);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    file.write_all(out.as_bytes())?;
+    file.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

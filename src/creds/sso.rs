@@ -128,6 +128,127 @@ pub fn role_credentials(
     }
 }
 
+/// One account and role an SSO user may use (`ListAccounts` × `ListAccountRoles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRole {
+    pub account_id: String,
+    pub account_name: String,
+    pub role_name: String,
+}
+
+/// Every account and role the signed-in user can reach, for generating profiles. Signs in
+/// the same way as [`role_credentials`] (cached token, refresh, AWS CLI cache, or a login);
+/// `role.account_id` and `role.role_name` are not used. Both listings are paginated.
+pub fn account_roles(
+    keyring: &dyn Keyring,
+    role: &Role<'_>,
+    lock_dir: Option<&Path>,
+    login: LoginOptions,
+) -> anyhow::Result<Vec<AccountRole>> {
+    let region = role.region.filter(|r| !r.is_empty()).ok_or_else(|| {
+        anyhow!(
+            "sso-session {}: sso_region is not set",
+            role.session.unwrap_or(role.profile)
+        )
+    })?;
+    let scopes: Vec<String> = role
+        .scopes
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let target = Target {
+        start_url: role.start_url,
+        region,
+        endpoint_url: role.endpoint_url.filter(|u| !u.is_empty()),
+        scopes: &scopes,
+    };
+    let oidc = Oidc {
+        keyring,
+        role,
+        target: &target,
+        options: login,
+    };
+    let tokens = Tokens {
+        keyring,
+        target: &target,
+        lock_dir,
+        calls: &oidc,
+    };
+    let (token, _) = tokens.get(None)?;
+    let client = crate::aws::sso_client(region, target.endpoint_url);
+    let where_ = || {
+        target
+            .endpoint_url
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("https://portal.sso.{region}.amazonaws.com"))
+    };
+    let mut accounts = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = crate::aws::block_on(
+            client
+                .list_accounts()
+                .access_token(token.expose_secret())
+                .set_next_token(next.take())
+                .send(),
+        )
+        .map_err(|e| {
+            anyhow!(crate::aws::describe_error(
+                "ListAccounts",
+                &e,
+                Some(&where_())
+            ))
+        })?;
+        for a in out.account_list.unwrap_or_default() {
+            if let Some(id) = a.account_id.filter(|s| !s.is_empty()) {
+                accounts.push((id, a.account_name.unwrap_or_default()));
+            }
+        }
+        match out.next_token.filter(|t| !t.is_empty()) {
+            Some(t) => next = Some(t),
+            None => break,
+        }
+    }
+    let mut roles = Vec::new();
+    for (account_id, account_name) in accounts {
+        let mut next: Option<String> = None;
+        loop {
+            let out = crate::aws::block_on(
+                client
+                    .list_account_roles()
+                    .access_token(token.expose_secret())
+                    .account_id(&account_id)
+                    .set_next_token(next.take())
+                    .send(),
+            )
+            .map_err(|e| {
+                anyhow!(crate::aws::describe_error(
+                    "ListAccountRoles",
+                    &e,
+                    Some(&where_())
+                ))
+            })?;
+            for r in out.role_list.unwrap_or_default() {
+                if let Some(role_name) = r.role_name.filter(|s| !s.is_empty()) {
+                    roles.push(AccountRole {
+                        account_id: account_id.clone(),
+                        account_name: account_name.clone(),
+                        role_name,
+                    });
+                }
+            }
+            match out.next_token.filter(|t| !t.is_empty()) {
+                Some(t) => next = Some(t),
+                None => break,
+            }
+        }
+    }
+    Ok(roles)
+}
+
 enum RoleError {
     Unauthorized(String),
     Other(String),

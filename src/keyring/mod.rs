@@ -251,27 +251,62 @@ pub fn open(cfg: &Config) -> std::result::Result<Box<dyn Keyring>, OpenError> {
 pub fn open_named(
     cfg: &Config,
 ) -> std::result::Result<(&'static str, Box<dyn Keyring>), OpenError> {
+    let sel = open_explained(cfg)?;
+    for (name, reason) in &sel.skipped {
+        crate::debug!("Keyring backend {name} skipped: {reason}")
+    }
+    Ok((sel.name, sel.keyring))
+}
+
+/// The outcome of backend selection with its reasons, for `--debug` and `doctor`.
+pub struct Selection {
+    pub name: &'static str,
+    pub keyring: Box<dyn Keyring>,
+    /// Named with `--backend`/`AWS_VAULT_BACKEND` rather than chosen automatically.
+    pub named: bool,
+    /// Backends tried before `name` during automatic selection, with why each did not open.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+/// [`open_named`], keeping the skipped backends and their reasons instead of logging them.
+pub fn open_explained(cfg: &Config) -> std::result::Result<Selection, OpenError> {
     match &cfg.backend {
         Some(name) => {
             let name = check_name(name)?;
             open_one(cfg, name, false)
-                .map(|k| (name, k))
+                .map(|keyring| Selection {
+                    name,
+                    keyring,
+                    named: true,
+                    skipped: Vec::new(),
+                })
                 .map_err(|reason| OpenError::Unavailable {
                     name: name.to_string(),
                     reason,
                 })
         }
         None => {
+            let mut skipped = Vec::new();
             for name in default_order() {
                 match open_one(cfg, name, true) {
-                    Ok(k) => return Ok((name, k)),
-                    Err(reason) => {
-                        crate::debug!("Keyring backend {name} skipped: {reason}")
+                    Ok(keyring) => {
+                        return Ok(Selection {
+                            name,
+                            keyring,
+                            named: false,
+                            skipped,
+                        })
                     }
+                    Err(reason) => skipped.push((name, reason)),
                 }
             }
             // Unreachable in practice: `file` always opens.
-            Ok(("file", Box::new(file::FileKeyring::new(cfg))))
+            Ok(Selection {
+                name: "file",
+                keyring: Box::new(file::FileKeyring::new(cfg)),
+                named: false,
+                skipped,
+            })
         }
     }
 }

@@ -15,6 +15,8 @@ Follows the public wire format of the AWS APIs (REST-JSON, unsigned):
   GET  /device?user_code=...            device verification page: approves the device code
                                         (or denies it when "deny" is true)
   GET  /federation/credentials          GetRoleCredentials (x-amz-sso_bearer_token)
+  GET  /assignment/accounts             ListAccounts (max_result, next_token; paginated)
+  GET  /assignment/roles                ListAccountRoles (account_id, max_result, next_token)
 Test-only control endpoints:
   POST /_control/revoke                 revoke every access token issued so far (401 afterwards)
   POST /_control/config                 merge a JSON object into the config
@@ -29,6 +31,8 @@ Config keys (all optional):
   deny             the user denies the authorization, default false
   allowed          list of "account/role" the user may use, default ["111111111111/Admin"]
   fail_register    answer RegisterClient with a 500, default false
+  account_names    {"account id": "account name"} for ListAccounts, default "Account <id>"
+  page_size        most items per page of the two list APIs, default 2
 """
 import json
 import secrets
@@ -48,6 +52,8 @@ CONFIG = {
     "deny": False,
     "allowed": ["111111111111/Admin"],
     "fail_register": False,
+    "account_names": {},
+    "page_size": 2,
 }
 if len(sys.argv) > 2:
     CONFIG.update(json.loads(sys.argv[2]))
@@ -123,6 +129,23 @@ class H(BaseHTTPRequestHandler):
         if c is None or c["secret"] != data.get("clientSecret"):
             return None
         return c
+
+    def _bearer_ok(self):
+        tok = self.headers.get("x-amz-sso_bearer_token")
+        exp = access_tokens.get(tok)
+        return not (tok is None or exp is None or tok in revoked or exp < time.time())
+
+    def _page(self, q, items, key):
+        """One page of `items` as the portal APIs return it: a list and nextToken if more."""
+        size = min(int(q.get("max_result") or CONFIG["page_size"]), int(CONFIG["page_size"]))
+        try:
+            start = int(q.get("next_token") or 0)
+        except ValueError:
+            return self._send(400, {"message": "bad next_token"}, "InvalidRequestException")
+        out = {key: items[start:start + size]}
+        if start + size < len(items):
+            out["nextToken"] = str(start + size)
+        return self._send(200, out)
 
     def _route(self, path, q, data):
         if path == "/_control/revoke":
@@ -240,6 +263,24 @@ class H(BaseHTTPRequestHandler):
                     return self._oidc_error(400, "InvalidGrantException", "invalid_grant", "bad refresh token")
                 return self._send(200, issue(data["clientId"]))
             return self._oidc_error(400, "UnsupportedGrantTypeException", "unsupported_grant_type", str(grant))
+
+        if path in ("/assignment/accounts", "/assignment/roles") and self.command == "GET":
+            if not self._bearer_ok():
+                return self._send(401, {"message": "Session token not found or invalid"}, "UnauthorizedException")
+            pairs = [a.split("/", 1) for a in CONFIG["allowed"]]
+            if path == "/assignment/accounts":
+                ids = sorted({acct for acct, _ in pairs})
+                accounts = [{
+                    "accountId": i,
+                    "accountName": CONFIG["account_names"].get(i, "Account " + i),
+                    "emailAddress": "aws+%s@example.com" % i,
+                } for i in ids]
+                return self._page(q, accounts, "accountList")
+            acct = q.get("account_id")
+            if not acct:
+                return self._send(400, {"message": "account_id is required"}, "InvalidRequestException")
+            roles = [{"accountId": a, "roleName": r} for a, r in pairs if a == acct]
+            return self._page(q, roles, "roleList")
 
         if path == "/federation/credentials" and self.command == "GET":
             tok = self.headers.get("x-amz-sso_bearer_token")
