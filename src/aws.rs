@@ -13,11 +13,11 @@
 //! * Proxies come from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (or their lower-case forms) like
 //!   Go's default transport, which never proxies localhost or loopback addresses.
 //!
-//! Endpoint rules (compat §3.3): `endpoint_url` redirects every service; else
+//! Endpoint rules (docs/compatibility.md §3.3): `endpoint_url` redirects every service; else
 //! `sts_regional_endpoints = legacy` with one of the legacy regions sends STS to
 //! `https://sts.amazonaws.com`; else the SDK's default endpoint for the region.
 //!
-//! **Region default (deliberate change, compat §7 item 7):** the Go tool fails every STS call
+//! **Region default (deliberate change, docs/compatibility.md §7.7):** the Go tool fails every STS call
 //! when no region resolves. STS and IAM are global services, so a profile without a region uses
 //! [`DEFAULT_REGION`] (`us-east-1`, the region of the global endpoints) and says so in the
 //! `--debug` log.
@@ -52,7 +52,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The global STS endpoint that `sts_regional_endpoints = legacy` selects.
 pub const STS_GLOBAL_ENDPOINT: &str = "https://sts.amazonaws.com";
 
-/// Regions that `sts_regional_endpoints = legacy` sends to the global STS endpoint (compat §3.3).
+/// Regions that `sts_regional_endpoints = legacy` sends to the global STS endpoint (docs/compatibility.md §3.3).
 pub const STS_LEGACY_GLOBAL_REGIONS: &[&str] = &[
     "ap-northeast-1",
     "ap-south-1",
@@ -105,7 +105,7 @@ impl Endpoint {
     }
 
     /// The endpoint URL override for `service`, or `None` for the SDK's default endpoint of the
-    /// client region (compat §3.3). Signing always uses the client region.
+    /// client region (docs/compatibility.md §3.3). Signing always uses the client region.
     pub fn url_override(&self, service: Service) -> Option<String> {
         if let Some(url) = self.endpoint_url.as_deref().filter(|u| !u.is_empty()) {
             return Some(url.to_string());

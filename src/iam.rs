@@ -1,13 +1,13 @@
-//! The IAM calls of `login` and `rotate`: GetUser (user-name discovery, compat §3.9),
+//! The IAM calls of `login` and `rotate`: GetUser (user-name discovery, docs/compatibility.md §3.9),
 //! CreateAccessKey and DeleteAccessKey. Synchronous, one-line errors (see [`crate::aws::call`]).
 use anyhow::{anyhow, bail};
 
 use crate::aws::{self, Endpoint, Service};
 use crate::credentials::Credentials;
 
-/// compat §3.9: IAM GetUser without a user name; `UserName`, else the last `:`-separated part
+/// docs/compatibility.md §3.9: IAM GetUser without a user name; `UserName`, else the last `:`-separated part
 /// of the `Arn`. (The Go tool's fallback regex over the error text never matches SDK v2
-/// errors, compat §7.12, so any error is returned.)
+/// errors, docs/compatibility.md §7.12, so any error is returned.)
 pub fn get_user_name(ep: &Endpoint, creds: &Credentials) -> anyhow::Result<String> {
     const OP: &str = "GetUser";
     let client = aws::iam_client(ep, creds);

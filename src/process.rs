@@ -7,7 +7,7 @@ use crate::credentials::Credentials;
 use crate::gofmt::time as timefmt;
 
 /// Variables removed from the child's environment so that stale credentials or a profile
-/// selection from the parent cannot shadow the ones aws-vault provides (compat §1.4 step 9).
+/// selection from the parent cannot shadow the ones aws-vault provides (docs/compatibility.md §1.4 step 9).
 pub const REMOVED_VARS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -157,7 +157,7 @@ pub fn exec_replace(
 }
 
 /// Run `cmd` as a child with inherited stdio, forwarding the signals aws-vault receives, and
-/// return the exit code to use: the child's, or 255 when it died from a signal (compat §1.4).
+/// return the exit code to use: the child's, or 255 when it died from a signal (docs/compatibility.md §1.4).
 pub fn run_subprocess(cmd: &str, args: &[String], env: &ChildEnv) -> Result<i32, RunError> {
     // Signals are caught from before the spawn, so one sent right after the child starts is
     // forwarded rather than killing aws-vault (and leaving the child and any server behind).

@@ -2,7 +2,7 @@
 //!
 //! Every prompt goes to `/dev/tty`, never to stdout, so that `export` and `credential_process`
 //! output stays clean even while a passphrase or MFA code is being asked for (the Go tool
-//! printed a stray newline to stdout, compat §7.15).
+//! printed a stray newline to stdout, docs/compatibility.md §7.15).
 use std::io::{self, BufRead, BufReader, Write};
 
 use zeroize::Zeroizing;

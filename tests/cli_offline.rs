@@ -419,7 +419,7 @@ fn clear_all_and_per_profile() {
     .unwrap();
 
     assert_eq!(s.run(&["clear", "a"]).ok().stdout, "Cleared 1 sessions.\n");
-    // b reaches its SSO start URL through include_profile (compat §7.26 fixed).
+    // b reaches its SSO start URL through include_profile (docs/compatibility.md §7.26 fixed).
     assert_eq!(s.run(&["clear", "b"]).ok().stdout, "Cleared 2 sessions.\n");
     sessions
         .set("sts.GetSessionToken", "a", "", &session("A2", 3600))
@@ -477,7 +477,7 @@ fn exec_no_session_sets_environment_and_forwards_exit_code() {
 
 /// After `exec`'s command word, a line the Go tool accepts gets the Go tool's result (its own
 /// flags recognised anywhere, the first `--` dropped); a line it would refuse passes everything
-/// after the command word to the command (compat §1.1, D2).
+/// after the command word to the command (docs/compatibility.md §1.1, D2).
 #[test]
 fn exec_arguments_follow_the_go_tool_with_a_friendlier_fallback() {
     // credential_process: no network whatever flags are read.
@@ -609,7 +609,7 @@ fn unknown_profile_is_refused() {
 
 // ---------------------------------------------------------------- the Go tool's error texts
 
-/// Each stage of `exec`/`export` is worded as the Go tool words it (compat §1.4 step 7), so
+/// Each stage of `exec`/`export` is worded as the Go tool words it (docs/compatibility.md §1.4 step 7), so
 /// scripts that match its messages keep working.
 #[test]
 fn credential_errors_are_worded_like_the_go_tool() {
@@ -673,7 +673,7 @@ fn setup_errors_use_the_parser_frame() {
     );
 }
 
-/// Parse errors in kingpin's words (compat §1.1).
+/// Parse errors in kingpin's words (docs/compatibility.md §1.1).
 #[test]
 fn parse_errors_are_kingpins() {
     let s = Sandbox::with_config("[profile p]\n");

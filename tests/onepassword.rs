@@ -31,7 +31,7 @@ fn support(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The Go tool's long-term credential payload and item (compat §4.3.1).
+/// The Go tool's long-term credential payload and item (docs/compatibility.md §4.3.1).
 fn go_item_json(profile: &str, id: &str, secret: &str) -> String {
     let data = format!(
         r#"{{"AccessKeyID":"{id}","SecretAccessKey":"{secret}","SessionToken":"","Source":"","CanExpire":false,"Expires":"0001-01-01T00:00:00Z","AccountID":""}}"#
@@ -792,7 +792,7 @@ mod op_cli {
             json!({"token": null, "account": "my.1password.com"}),
         ));
         let mut s = op.sandbox("op-desktop");
-        // The fallback the Go tool never applied (compat §7.16).
+        // The fallback the Go tool never applied (docs/compatibility.md §7.16).
         s.set_env("OP_DESKTOP_ACCOUNT_ID", "my.1password.com");
         // A service-account token in the environment would switch `op` away from the desktop app.
         s.set_env("OP_SERVICE_ACCOUNT_TOKEN", SA_TOKEN);

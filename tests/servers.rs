@@ -1,4 +1,4 @@
-//! The local credential servers end to end (compat §1.4, §5): `exec --ecs-server` against moto
+//! The local credential servers end to end (docs/compatibility.md §1.4, §5): `exec --ecs-server` against moto
 //! with the real AWS CLI and boto3, `exec --ec2-server` and `aws-vault proxy` inside network
 //! namespaces this test creates and deletes, exit codes and signal forwarding.
 //!

@@ -145,7 +145,7 @@ fn stdout_never_runs_the_browser_and_slow_down_backs_off() {
         run.stderr
     );
     assert!(run.stderr.contains("/device?user_code="), "{}", run.stderr);
-    // slow_down does not abort (compat §7.8): the next poll comes after an interval grown by
+    // slow_down does not abort (docs/compatibility.md §7.8): the next poll comes after an interval grown by
     // 5 s (interval 1 s: first poll at 1 s, the approved one at >= 1 + 6 s).
     let polls = fake.token_grants("urn:ietf:params:oauth:grant-type:device_code");
     assert_eq!(polls, 2);

@@ -250,7 +250,7 @@ fn credential_process_source_is_cached() {
     assert_eq!(first, second);
     assert_eq!(json(&first)["AccessKeyId"], "ASIAPROCPROCPROCPROC");
     assert_eq!(runs(dir.path(), "creds"), 1);
-    // Long-term keys without SessionToken/Expiration are accepted (compat §7.10), not cached.
+    // Long-term keys without SessionToken/Expiration are accepted (docs/compatibility.md §7.10), not cached.
     let out = json(&s.run(&["export", "--format=json", "lt"]).ok().stdout);
     assert_eq!(out["AccessKeyId"], "AKIALONGTERMPROCESS");
     assert!(out.get("Expiration").is_none());

@@ -28,7 +28,7 @@ pub fn run(settings: &Settings, args: ClearArgs) -> CommandResult {
         }
         Some(profile) => {
             n += sessions.remove_for_profile(&profile)?;
-            // Resolved through include_profile/[default] too (fixing compat §7.26).
+            // Resolved through include_profile/[default] too (fixing docs/compatibility.md §7.26).
             if let Some(url) = config.sso_start_url_for(&profile) {
                 if oidc.has(&url)? {
                     oidc.remove(&url)?;

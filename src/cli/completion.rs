@@ -1,4 +1,4 @@
-//! Shell completion, kingpin style (compat §1.1): `--completion-script-bash` and
+//! Shell completion, kingpin style (docs/compatibility.md §1.1): `--completion-script-bash` and
 //! `--completion-script-zsh` print a script that calls back `aws-vault --completion-bash
 //! <words...>`, which prints the candidates one per line (no trailing newline). The words come
 //! from the clap definition, so new commands and flags complete without extra work.

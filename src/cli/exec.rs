@@ -1,5 +1,5 @@
 //! `aws-vault exec [profile] [cmd] [args...]`: run a command with credentials in its
-//! environment (compat §1.4).
+//! environment (docs/compatibility.md §1.4).
 use std::io::IsTerminal;
 
 use anyhow::bail;

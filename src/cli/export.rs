@@ -101,7 +101,7 @@ impl CredentialArgs {
 }
 
 /// Why `export` or `exec` got no credentials. The Go tool words each stage differently, and
-/// scripts match on those words (compat §1.4 step 7 and the `default` mode of step 10):
+/// scripts match on those words (docs/compatibility.md §1.4 step 7 and the `default` mode of step 10):
 #[derive(Debug, thiserror::Error)]
 pub enum RetrieveError {
     /// Flags, the profile guard, resolving the profile: the error is already worded

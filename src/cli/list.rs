@@ -1,4 +1,4 @@
-//! `aws-vault list`: profiles, stored credentials and cached sessions (compat §1.3).
+//! `aws-vault list`: profiles, stored credentials and cached sessions (docs/compatibility.md §1.3).
 use clap::Args;
 use jiff::Timestamp;
 

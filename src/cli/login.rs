@@ -1,4 +1,4 @@
-//! `aws-vault login [profile]`: open (or print) an AWS console sign-in URL (compat §3.8, with
+//! `aws-vault login [profile]`: open (or print) an AWS console sign-in URL (docs/compatibility.md §3.8, with
 //! the §7.13 fixes; URL building in [`crate::ops::login`]).
 use anyhow::anyhow;
 use clap::Args;
@@ -69,7 +69,7 @@ pub fn run(settings: &Settings, args: LoginArgs) -> CommandResult {
     };
 
     // The picked or named profile's own settings decide the region and endpoints (fix of
-    // compat §7.13); environment credentials use the profile-less resolution and need no
+    // docs/compatibility.md §7.13); environment credentials use the profile-less resolution and need no
     // keyring.
     let (profile, creds) = match source {
         Source::Environment(c) => {

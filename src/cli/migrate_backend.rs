@@ -1,5 +1,5 @@
 //! `aws-vault migrate-backend --from A --to B`: move long-term credentials between keyring
-//! backends (compat §3.10; the copy/verify/delete logic is in [`crate::ops::migrate`]).
+//! backends (docs/compatibility.md §3.10; the copy/verify/delete logic is in [`crate::ops::migrate`]).
 //!
 //! `--backend` is ignored; every other keyring setting (file dir, pass dir and prefix,
 //! collection name, ...) applies to both sides.

@@ -1,7 +1,7 @@
 //! The command line: global options, argument pre-processing that mimics the Go tool's parser
 //! (kingpin), error printing, and dispatch to one thin file per command.
 //!
-//! Error contract (compat §1.1): parse and setup errors print
+//! Error contract (docs/compatibility.md §1.1): parse and setup errors print
 //! `aws-vault: error: <message>, try --help`; errors from a command body print
 //! `aws-vault: error: <command>: <message>`. Both exit 1. `exec` exits with its child's code.
 
@@ -52,7 +52,7 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// Global options (compat §1.2). Values given on the command line win; otherwise the
+/// Global options (docs/compatibility.md §1.2). Values given on the command line win; otherwise the
 /// environment variable named in the help is used when it is set and non-empty.
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
@@ -277,7 +277,7 @@ fn preprocess(
 }
 
 /// Parse the command line as the Go tool would, with one friendlier fallback for `exec`
-/// (compat §1.1, docs/differences.md D2):
+/// (docs/compatibility.md §1.1, docs/differences.md D2):
 ///
 /// 1. First, kingpin's reading: aws-vault's own flags are recognised anywhere before the first
 ///    `--`, even after `exec`'s command word (`exec p ls -n` is `--no-session`), and the
@@ -349,7 +349,7 @@ fn completion_profiles() -> Vec<String> {
 /// An error the Go tool reports in the parser's frame rather than as a command's error: a flag
 /// value that does not parse (`--duration abc`), a config file that does not parse, a keyring
 /// backend that does not open. Kingpin prints these as `aws-vault: error: <message>, try --help`,
-/// without the command name (compat §1.1), and so do we, wherever a command returns one.
+/// without the command name (docs/compatibility.md §1.1), and so do we, wherever a command returns one.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageFailure(pub String);
@@ -496,7 +496,7 @@ fn clap_error(e: clap::Error) -> i32 {
     }
 }
 
-/// A parse error in kingpin's words (compat §1.1), from the parts clap records; clap's own
+/// A parse error in kingpin's words (docs/compatibility.md §1.1), from the parts clap records; clap's own
 /// first line when the error has no kingpin counterpart.
 fn kingpin_message(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -4,7 +4,7 @@ use anyhow::{anyhow, bail};
 use crate::config::ConfigFile;
 
 /// An interactive single-select list of the config's profiles, drawn on stderr (the Go tool
-/// drew it on stdout, which corrupted `export` output, compat §7.15).
+/// drew it on stdout, which corrupted `export` output, docs/compatibility.md §7.15).
 pub fn pick_profile(config: &ConfigFile) -> anyhow::Result<String> {
     pick(config).map_err(|e| anyhow!("unable to select a 'profile'. Try --help: {e}"))
 }

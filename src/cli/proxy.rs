@@ -1,5 +1,5 @@
 //! `aws-vault proxy` (hidden; alias `server`): the privileged 169.254.169.254:80 proxy in front
-//! of the EC2 metadata server of `exec --ec2-server` (compat §1.3, §5.3).
+//! of the EC2 metadata server of `exec --ec2-server` (docs/compatibility.md §1.3, §5.3).
 use clap::Args;
 
 use super::{CommandResult, Settings};

@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, args: RemoveArgs) -> CommandResult {
     }
     match CredentialStore::new(keyring.as_ref()).remove(&args.profile) {
         // The Go tool passes the backend's own error through; for `file` that is Go's
-        // `os.Remove` text, which scripts may match (compat §1.3 `remove`).
+        // `os.Remove` text, which scripts may match (docs/compatibility.md §1.3 `remove`).
         Err(keyring::Error::NotFound) if backend == "file" => {
             let path = keyring::file::FileKeyring::new(&settings.keyring)
                 .dir()

@@ -1,4 +1,4 @@
-//! `aws-vault rotate [profile]`: replace the stored access key with a new one (compat §1.3
+//! `aws-vault rotate [profile]`: replace the stored access key with a new one (docs/compatibility.md §1.3
 //! rotate, with the §7.12 fixes). Steps 1–7 here, the create/store/delete sequence in
 //! [`crate::ops::rotate`].
 use anyhow::anyhow;

@@ -142,8 +142,8 @@ impl Settings {
             keyring.op.timeout = config::duration::positive_std(nanos).unwrap_or_default();
         }
         // Each 1Password setting: the flag, its AWS_VAULT_ variable, then the variable 1Password's
-        // own tools read (compat §1.2). The desktop account's fallback is the one the Go tool
-        // meant to have and never applied (compat §7.16).
+        // own tools read (docs/compatibility.md §1.2). The desktop account's fallback is the one the Go tool
+        // meant to have and never applied (docs/compatibility.md §7.16).
         let either = |a: &str, b: &str| non_empty(&env, a).or_else(|| non_empty(&env, b));
         keyring.op.vault_id = pick(args.op_vault_id, "AWS_VAULT_OP_VAULT_ID")
             .or_else(|| non_empty(&env, "OP_VAULT_ID"));

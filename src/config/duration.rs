@@ -4,8 +4,8 @@
 //! Why a hand port: aws-vault reads durations from environment variables (`AWS_MIN_TTL`,
 //! `AWS_ASSUME_ROLE_TTL`, ...) with Go's `time.ParseDuration`, and from flags (`--duration 1d`) with
 //! go-str2duration. Scripts depend on exactly which strings are accepted, and the crates that claim
-//! Go compatibility differ from Go on edge cases (some panic or hang, some reject `"0"`; see
-//! `spec/rust-deps.md` §6). This file copies Go's algorithm byte for byte, including its use of
+//! Go compatibility differ from Go on edge cases (some panic or hang, some reject `"0"`, as measured when choosing
+//! dependencies). This file copies Go's algorithm byte for byte, including its use of
 //! `f64` for fractions so `0.3333333333333333333h` is exactly 20 minutes, and its overflow rules.
 //!
 //! Durations are returned as signed nanoseconds (`i64`), Go's `time.Duration` representation.

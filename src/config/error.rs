@@ -1,7 +1,7 @@
 //! The one error type of the config module.
 //!
 //! Why a struct with a pre-rendered message rather than an enum of variants: every caller prints
-//! the error as one line and exits, and the wording is part of compatibility (compat §2.1, §2.5).
+//! the error as one line and exits, and the wording is part of compatibility (docs/compatibility.md §2.1, §2.5).
 //! The kind, file and line stay available for callers and tests that want to branch on them.
 
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ impl ConfigError {
         }
     }
 
-    /// The Go tool exits silently here (compat §7.14); we say why.
+    /// The Go tool exits silently here (docs/compatibility.md §7.14); we say why.
     pub(crate) fn session_tags_env(err: &str) -> ConfigError {
         ConfigError {
             kind: ConfigErrorKind::SessionTags,

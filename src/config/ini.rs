@@ -4,14 +4,14 @@
 //!
 //! Why our own parser: existing crates disagree with go-ini on exactly the things real
 //! `~/.aws/config` files contain (inline comments after URLs with `#/`, nested `s3 =` blocks,
-//! section-name case), see `spec/rust-deps.md` §6. Every rule below is compat §2.2; each one is
+//! section-name case). Every rule below is docs/compatibility.md §2.2; each one is
 //! annotated with the go-ini code path it copies, and each has a unit test.
 //!
 //! The model: an ordered list of sections, each an ordered list of keys with their raw value.
 //! Reading a key applies go-ini's two read-time quirks, child-section inheritance
 //! (`[profile a.b]` falls back to `[profile a]`) and `%(name)s` interpolation, see [`Ini::get`].
 //!
-//! One deliberate difference from go-ini: a section header ends a nested-value block (compat §2.2
+//! One deliberate difference from go-ini: a section header ends a nested-value block (docs/compatibility.md §2.2
 //! and the AWS CLI agree). go-ini keeps swallowing indented lines into the previous section's
 //! empty-valued key (`s3 =`), which silently drops indented keys of the next section.
 

@@ -5,7 +5,7 @@
 //! * [`duration`]: Go duration syntax (parse and print);
 //! * [`ini`]: the go-ini dialect (sections, keys, nested values, inheritance, interpolation);
 //! * `profile.rs`: [`ProfileConfig`], [`BaseValues`], session-tag and `duration_seconds` parsing;
-//! * `resolve.rs`: compat §2.5–§2.7, the include/default walk, env overrides, source chains;
+//! * `resolve.rs`: docs/compatibility.md §2.5–§2.7, the include/default walk, env overrides, source chains;
 //! * `write.rs`: [`append_profile`] for `add`, [`append_sections`] for `sso-profiles`;
 //! * `error.rs`: [`ConfigError`].
 //!
@@ -111,7 +111,7 @@ fn too_large(cap: u64) -> std::io::Error {
 }
 
 /// `AWS_MIN_TTL` (Go duration syntax, default 5m, invalid => default): how long a cached session
-/// must still be valid to be reused (compat §3.4). `0` is honoured. A negative value (which Go
+/// must still be valid to be reused (docs/compatibility.md §3.4). `0` is honoured. A negative value (which Go
 /// would use to reuse already-expired sessions) is clamped to zero.
 pub fn min_ttl(env: &Env) -> Duration {
     let Some(value) = env.get("AWS_MIN_TTL") else {
@@ -132,7 +132,7 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Load, creating a missing file (and a missing parent dir with mode 0700, single level) as
-    /// compat §2.1 says. Invalid UTF-8 is read lossily (go-ini works on bytes; the keys aws-vault
+    /// docs/compatibility.md §2.1 says. Invalid UTF-8 is read lossily (go-ini works on bytes; the keys aws-vault
     /// reads are ASCII).
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
         if let Err(e) = std::fs::metadata(path) {
@@ -159,7 +159,7 @@ impl ConfigFile {
         })
     }
 
-    /// compat §2.3 profile list in file order: `[profile NAME]` sections, and `[default]` only
+    /// docs/compatibility.md §2.3 profile list in file order: `[profile NAME]` sections, and `[default]` only
     /// when it has a recognised non-empty key (a `[default]` with just `output=json` is not a
     /// profile). `[profile ]` (empty name) is skipped and a name is listed once even if both
     /// `[default]` and `[profile default]` exist.
@@ -222,7 +222,7 @@ impl ConfigFile {
     }
 }
 
-/// compat §2.1: create the parent directory (0700, one level only) and an empty file.
+/// docs/compatibility.md §2.1: create the parent directory (0700, one level only) and an empty file.
 fn create_missing(path: &Path) -> Result<(), ConfigError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::metadata(dir) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::duration;
 
-/// Values from the command line that apply to every profile of a chain (compat §2.5 step 1).
+/// Values from the command line that apply to every profile of a chain (docs/compatibility.md §2.5 step 1).
 #[derive(Debug, Clone, Default)]
 pub struct BaseValues {
     pub region: Option<String>,
@@ -18,7 +18,7 @@ pub struct BaseValues {
     pub duration_sets_federation: bool,
 }
 
-/// A resolved profile (compat §2.5). String fields are `None` when unset or empty.
+/// A resolved profile (docs/compatibility.md §2.5). String fields are `None` when unset or empty.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileConfig {
     pub name: String,
@@ -79,7 +79,7 @@ impl ProfileConfig {
 pub const SESSION_TAGS_SYNTAX: &str =
     "session tags string must be <key1>=<value1>,[<key2>=<value2>[,...]]";
 
-/// compat §2.7: split on `,`; each part split on the first `=`; key and value trimmed; a part
+/// docs/compatibility.md §2.7: split on `,`; each part split on the first `=`; key and value trimmed; a part
 /// without `=` is an error (so `""` and a trailing comma are errors too).
 pub fn parse_session_tags(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut tags: Vec<(String, String)> = Vec::new();
@@ -96,7 +96,7 @@ pub fn parse_session_tags(s: &str) -> Result<Vec<(String, String)>, String> {
     Ok(tags)
 }
 
-/// compat §2.7: split on `,`, trimmed, empty parts dropped.
+/// docs/compatibility.md §2.7: split on `,`, trimmed, empty parts dropped.
 pub fn parse_transitive_session_tags(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
@@ -108,7 +108,7 @@ pub fn parse_transitive_session_tags(s: &str) -> Vec<String> {
 /// `duration_seconds` as aws-vault reads it through go-ini's struct mapping, minus the crash.
 ///
 /// go-ini first tries the value as a Go duration and, when that gives a positive duration,
-/// stores it into the `uint` field, which panics (compat §7.5). We accept it instead: `1h`,
+/// stores it into the `uint` field, which panics (docs/compatibility.md §7.5). We accept it instead: `1h`,
 /// `3600s`, `90m` mean what they say. Otherwise the value is a Go unsigned integer literal of
 /// seconds (`strconv.ParseUint(s, 0, 64)`: `0x`, `0o`, `0b`, leading-`0` octal, `_` separators).
 /// Anything else, zero, and negative durations are "unset" (`None`), as in Go.
@@ -271,7 +271,7 @@ mod tests {
             ("017", secs(15)),
             ("1_000", secs(1000)),
             ("0x_1F", secs(31)),
-            // Go-duration forms: a crash in Go, accepted here (compat §7.5)
+            // Go-duration forms: a crash in Go, accepted here (docs/compatibility.md §7.5)
             ("1h", secs(3600)),
             ("3600s", secs(3600)),
             ("1h30m", secs(5400)),

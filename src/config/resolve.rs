@@ -1,4 +1,4 @@
-//! Resolution of one profile into a [`ProfileConfig`] (compat §2.5–§2.7).
+//! Resolution of one profile into a [`ProfileConfig`] (docs/compatibility.md §2.5–§2.7).
 //!
 //! Every field is "first non-empty value wins", filled in this order: command-line base values,
 //! the environment (§2.6), then the config file walked level by level: the profile's own
@@ -6,7 +6,7 @@
 //! Then defaults, then the `source_profile` chain, each hop resolved the same way.
 //!
 //! Both walks are loops over a visited set rather than recursion, so no configuration, however
-//! long or cyclic, can exhaust the stack. Deliberate fixes of Go bugs (compat §7):
+//! long or cyclic, can exhaust the stack. Deliberate fixes of Go bugs (docs/compatibility.md §7):
 //! * §7.4: a `source_profile` cycle (`a` -> `b` -> `a`) is reported as
 //!   `Loop detected in config file for profile 'a'` instead of recursing until a crash;
 //! * §7.5: `duration_seconds = 1h` is a duration, not a crash (see `parse_duration_seconds`);
@@ -169,7 +169,7 @@ impl ConfigFile {
         })
     }
 
-    /// compat §2.5: resolves `name` and its `source_profile` chain.
+    /// docs/compatibility.md §2.5: resolves `name` and its `source_profile` chain.
     pub fn resolve(
         &self,
         name: &str,
@@ -237,7 +237,7 @@ impl ConfigFile {
 
     /// The start URL `list` and `clear <profile>` use to find a profile's OIDC token.
     ///
-    /// Deliberate fix of compat §7.26: the Go tool reads only the profile's own section; we
+    /// Deliberate fix of docs/compatibility.md §7.26: the Go tool reads only the profile's own section; we
     /// resolve through `include_profile` / `[default]` exactly like credential resolution, so
     /// the token `exec` stored is the one `list` shows and `clear` removes (an `[sso-session]`
     /// URL still wins over an inline one). Problems that would fail resolution (loops, bad
@@ -250,7 +250,7 @@ impl ConfigFile {
         d.cfg.sso_start_url
     }
 
-    /// compat §2.5 step 3: the profile's section, then `include_profile` (repeatedly), and when
+    /// docs/compatibility.md §2.5 step 3: the profile's section, then `include_profile` (repeatedly), and when
     /// a level has no include and is not `default`, `[default]`. A profile visited twice in one
     /// walk is a loop. A missing section is just empty.
     fn walk(&self, d: &mut Draft, name: &str, mode: Mode) -> Result<(), ConfigError> {
@@ -301,7 +301,7 @@ impl ConfigFile {
 
         // The first level naming an sso_session decides it. Its [sso-session] section, when it
         // exists, overwrites the URL, region and scopes (even with empty values), so within one
-        // level the session beats inline keys. Fix of compat §7.6: if a closer level already set
+        // level the session beats inline keys. Fix of docs/compatibility.md §7.6: if a closer level already set
         // a start URL inline, the profile is an inline-SSO profile, and a session met later in
         // the walk (typically in [default]) is ignored as a whole.
         if c.sso_session.is_none() && !p.sso_session.is_empty() && c.sso_start_url.is_none() {
@@ -344,7 +344,7 @@ impl ConfigFile {
     }
 }
 
-/// compat §2.5 step 1: command-line values, for every profile of the chain.
+/// docs/compatibility.md §2.5 step 1: command-line values, for every profile of the chain.
 fn apply_base(d: &mut Draft, base: &BaseValues) {
     let c = &mut d.cfg;
     fill(&mut c.region, base.region.as_deref().unwrap_or(""));
@@ -366,7 +366,7 @@ fn env_ttl(env: &Env, var: &str) -> Option<Duration> {
         .and_then(duration::positive_std)
 }
 
-/// compat §2.6: environment overrides, each only into a still-empty field. The last group
+/// docs/compatibility.md §2.6: environment overrides, each only into a still-empty field. The last group
 /// applies to the target profile only, never to its source profiles.
 fn apply_env(d: &mut Draft, env: &Env, is_target: bool) -> Result<(), ConfigError> {
     let get = |var: &str| non_empty(env.get(var)).unwrap_or("");

@@ -1,4 +1,4 @@
-//! Tests of the public config API: file handling and every resolution rule of compat §2.
+//! Tests of the public config API: file handling and every resolution rule of docs/compatibility.md §2.
 //! (Parser, duration, tag and append rules are tested beside their code.)
 
 use std::path::Path;
@@ -93,7 +93,7 @@ sso_region = moon-2  # Different from profile region
 sso_registration_scopes = sso:account:access
 ";
 
-/// The README chain used by compat §3.2.
+/// The README chain used by docs/compatibility.md §3.2.
 const README: &str = "[profile jonsmith]
 mfa_serial = arn:aws:iam::111111111111:mfa/jonsmith
 region = us-east-1
@@ -1148,7 +1148,7 @@ fn missing_sso_session_section_is_ignored() {
 
 #[test]
 fn inline_start_url_is_not_overridden_by_default_session() {
-    // compat §7.6 fix: [default]'s sso_session must not replace the profile's inline URL
+    // docs/compatibility.md §7.6 fix: [default]'s sso_session must not replace the profile's inline URL
     let p = resolve(SSO, "inline");
     assert_eq!(p.sso_start_url, s("https://inline.awsapps.com/start"));
     assert_eq!(p.sso_region, s("us-east-2"));

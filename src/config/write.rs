@@ -1,8 +1,8 @@
-//! Adding a profile section for `add --add-config` (compat §2.8).
+//! Adding a profile section for `add --add-config` (docs/compatibility.md §2.8).
 //!
 //! Why append instead of re-serialising like the Go tool: go-ini's writer rewrites the whole file
 //! (lower-cased keys, moved or dropped comments, backtick-quoted values the AWS CLI cannot read;
-//! compat §7.2). Appending leaves every existing byte alone, which is the observable result the
+//! docs/compatibility.md §7.2). Appending leaves every existing byte alone, which is the observable result the
 //! Go tool has on a tidy file anyway.
 
 use std::io::Write;

@@ -1,5 +1,5 @@
 //! Executing a [`Plan`]: each link is served from the session cache when it still has
-//! `AWS_MIN_TTL` to live, otherwise computed from the link below it and cached (compat §3.4).
+//! `AWS_MIN_TTL` to live, otherwise computed from the link below it and cached (docs/compatibility.md §3.4).
 //!
 //! A refresh holds the link's cross-process lock ([`super::lock`]) and re-reads the cache once
 //! the lock is held, so N parallel invocations make one STS call and show one MFA prompt.

@@ -1,5 +1,5 @@
 //! From a resolved profile to a credential [`Plan`]: which source, which STS calls, which
-//! cache keys (compat §3.1–3.2).
+//! cache keys (docs/compatibility.md §3.1–3.2).
 //!
 //! Modelled on the AWS SDK's `aws-config` profile provider: first resolve the profile into a
 //! flat, inspectable value (a base source plus a list of hops), then execute it
@@ -101,7 +101,7 @@ pub struct Plan {
     pub hops: Vec<Step<Hop>>,
 }
 
-/// Switches that change the plan (compat §3.1 inputs).
+/// Switches that change the plan (docs/compatibility.md §3.1 inputs).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `--no-session`: never prime with GetSessionToken.
@@ -278,7 +278,7 @@ impl Builder<'_> {
             return Ok(plan);
         };
 
-        // Role chaining (compat §3.2 step 4, and §7.9: SSO and web-identity sources are role
+        // Role chaining (docs/compatibility.md §3.2 step 4, and §7.9: SSO and web-identity sources are role
         // credentials too, so AWS caps those chains as well).
         let source_is_role_like = !plan.hops.is_empty()
             || matches!(plan.base.what, Base::Sso { .. } | Base::WebIdentity { .. });
@@ -317,7 +317,7 @@ impl Builder<'_> {
         Ok(plan)
     }
 
-    /// compat §3.2 `canUseGetSessionToken`.
+    /// docs/compatibility.md §3.2 `canUseGetSessionToken`.
     fn can_use_get_session_token(&self, c: &ProfileConfig, parent: Option<&ProfileConfig>) -> bool {
         if self.opts.no_session || self.opts.no_session_for.as_deref() == Some(c.name.as_str()) {
             return false;
@@ -559,7 +559,7 @@ sso_role_name = r
         plan(&p, &["jonsmith".to_string()], &opts)
     }
 
-    /// (calls, cached kinds, MFA calls) — the table of compat §3.2.
+    /// (calls, cached kinds, MFA calls) — the table of docs/compatibility.md §3.2.
     fn summary(plan: &Plan) -> (Vec<String>, Vec<&'static str>, usize) {
         let mut calls = Vec::new();
         let mut cached = Vec::new();
@@ -698,7 +698,7 @@ sso_role_name = r
             plan.base.cache.as_ref().unwrap().kind,
             "sts.AssumeRoleWithWebIdentity"
         );
-        // AssumeRole from web-identity credentials is role chaining: capped (compat §7.9).
+        // AssumeRole from web-identity credentials is role chaining: capped (docs/compatibility.md §7.9).
         let plan = plan_for("from-web", None, Options::default()).unwrap();
         assert_eq!(summary(&plan).0, ["AssumeRole(3600s)"]);
 

@@ -1,4 +1,4 @@
-//! `credential_process` (compat §3.6.2, with §7 item 10 fixed): run a command through the
+//! `credential_process` (docs/compatibility.md §3.6.2, with §7 item 10 fixed): run a command through the
 //! shell and read AWS credentials from its standard output.
 //!
 //! Deliberate changes from the Go tool: `SessionToken` and `Expiration` are optional (long-term
@@ -159,7 +159,7 @@ fn string_field(cmd: &str, obj: &Map<String, Value>, name: &str) -> anyhow::Resu
     }
 }
 
-/// Parse the process output (compat §3.6.2 shape; see the module docs for the changes).
+/// Parse the process output (docs/compatibility.md §3.6.2 shape; see the module docs for the changes).
 pub fn parse(cmd: &str, stdout: &[u8]) -> anyhow::Result<Credentials> {
     let value: Value = serde_json::from_slice(stdout).map_err(|e| {
         // Syntax/EOF messages name a position only; a type error could quote the output.

@@ -1,4 +1,4 @@
-//! IAM Identity Center (SSO) role credentials (compat §3.6.3, with the fixes of §7.8).
+//! IAM Identity Center (SSO) role credentials (docs/compatibility.md §3.6.3, with the fixes of §7.8).
 //!
 //! 1. An access token for the start URL: the keyring's `oidc:<start URL>` item when it is valid
 //!    for at least [`TOKEN_WINDOW`]; else a refresh-token grant when the token carries one;
@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::sso_cache;
-use super::sso_login::{self, Flow, NewToken, Target};
+use super::sso_login::{self, Flow, NewToken, Portal};
 use super::{lock, Credentials};
 use crate::keyring::Keyring;
 use crate::store::oidc::{self, ClientRegistration, OidcStore, OidcToken};
@@ -91,7 +91,7 @@ pub fn role_credentials(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let target = Target {
+    let target = Portal {
         start_url: role.start_url,
         region,
         endpoint_url: role.endpoint_url.filter(|u| !u.is_empty()),
@@ -159,7 +159,7 @@ pub fn account_roles(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let target = Target {
+    let target = Portal {
         start_url: role.start_url,
         region,
         endpoint_url: role.endpoint_url.filter(|u| !u.is_empty()),
@@ -263,7 +263,7 @@ impl std::fmt::Display for RoleError {
 }
 
 fn get_role_credentials(
-    t: &Target<'_>,
+    t: &Portal<'_>,
     token: &SecretString,
     account: &str,
     role_name: &str,
@@ -332,7 +332,7 @@ fn get_role_credentials(
 /// Finding or making an access token for one start URL.
 struct Tokens<'a> {
     keyring: &'a dyn Keyring,
-    target: &'a Target<'a>,
+    target: &'a Portal<'a>,
     lock_dir: Option<&'a Path>,
     calls: &'a dyn TokenCalls,
 }
@@ -352,7 +352,7 @@ trait TokenCalls {
 struct Oidc<'a> {
     keyring: &'a dyn Keyring,
     role: &'a Role<'a>,
-    target: &'a Target<'a>,
+    target: &'a Portal<'a>,
     options: LoginOptions,
 }
 
@@ -545,7 +545,7 @@ impl TokenCalls for Oidc<'_> {
 
 /// For `exec --profile-env`: copy the keyring token of `profile`'s SSO source (the profile or
 /// the first SSO profile down its `source_profile` chain) into the AWS CLI cache, so the SDK
-/// in the child finds it. Problems are logged, never fatal (compat §3.6.4).
+/// in the child finds it. Problems are logged, never fatal (docs/compatibility.md §3.6.4).
 pub fn sync_aws_cli_cache(keyring: &dyn Keyring, profile: &crate::config::ProfileConfig) {
     let mut p = Some(profile);
     while let Some(c) = p {
@@ -750,7 +750,7 @@ mod tests {
                 made: RefCell::new(Vec::new()),
             };
             let scopes = Vec::new();
-            let target = Target {
+            let target = Portal {
                 start_url: URL,
                 region: "us-east-1",
                 endpoint_url: None,

@@ -1,4 +1,4 @@
-//! The AWS CLI's SSO token cache, `~/.aws/sso/cache/<sha1>.json` (compat §3.6.4).
+//! The AWS CLI's SSO token cache, `~/.aws/sso/cache/<sha1>.json` (docs/compatibility.md §3.6.4).
 //!
 //! * `exec --profile-env` writes the keyring token there (as the Go tool does) so that the SDK in
 //!   the child process, which reads the profile itself, finds a valid token.

@@ -46,7 +46,7 @@ impl Flow {
 }
 
 /// Where to log in.
-pub struct Target<'a> {
+pub struct Portal<'a> {
     pub start_url: &'a str,
     pub region: &'a str,
     pub endpoint_url: Option<&'a str>,
@@ -62,7 +62,7 @@ pub struct NewToken {
 }
 
 /// The SSO-OIDC endpoint base URL (also the base of the PKCE authorization page).
-fn oidc_base(t: &Target<'_>) -> String {
+fn oidc_base(t: &Portal<'_>) -> String {
     match t.endpoint_url.filter(|u| !u.is_empty()) {
         Some(u) => u.trim_end_matches('/').to_string(),
         None if t.region.starts_with("cn-") => {
@@ -78,7 +78,7 @@ fn sdk_err<E>(
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
-    t: &Target<'_>,
+    t: &Portal<'_>,
 ) -> anyhow::Error
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
@@ -113,7 +113,7 @@ impl OidcError {
 pub async fn register(
     client: &aws_sdk_ssooidc::Client,
     flow: Flow,
-    t: &Target<'_>,
+    t: &Portal<'_>,
 ) -> anyhow::Result<ClientRegistration> {
     let mut req = client
         .register_client()
@@ -185,7 +185,7 @@ pub async fn refresh(
     client: &aws_sdk_ssooidc::Client,
     reg: &ClientRegistration,
     refresh_token: &SecretString,
-    t: &Target<'_>,
+    t: &Portal<'_>,
 ) -> anyhow::Result<NewToken> {
     let out = client
         .create_token()
@@ -239,7 +239,7 @@ pub async fn interactive<T>(
 pub async fn device_flow(
     client: &aws_sdk_ssooidc::Client,
     reg: &ClientRegistration,
-    t: &Target<'_>,
+    t: &Portal<'_>,
     open_browser: bool,
 ) -> anyhow::Result<NewToken> {
     let auth = client
@@ -328,7 +328,7 @@ pub async fn device_flow(
 pub async fn pkce_flow(
     client: &aws_sdk_ssooidc::Client,
     reg: &ClientRegistration,
-    t: &Target<'_>,
+    t: &Portal<'_>,
 ) -> anyhow::Result<NewToken> {
     let verifier = SecretString::from(crate::random::token(32)?);
     let challenge = b64url(&Sha256::digest(verifier.expose_secret().as_bytes()));
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn authorization_base() {
-        let t = |region, ep| Target {
+        let t = |region, ep| Portal {
             start_url: "https://x/start",
             region,
             endpoint_url: ep,

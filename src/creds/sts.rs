@@ -1,4 +1,4 @@
-//! The STS calls of the credential chain (compat §3.3), as synchronous functions.
+//! The STS calls of the credential chain (docs/compatibility.md §3.3), as synchronous functions.
 //!
 //! Each builds its client on demand (see [`crate::aws`]), sends whole-second durations
 //! (truncated), and returns [`Credentials`] carrying the `Expiration` of the response. Errors
@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::Credentials;
 use crate::aws::{self, Endpoint, Service};
 
-/// The allow-all session policy sent with GetFederationToken (compat §3.3).
+/// The allow-all session policy sent with GetFederationToken (docs/compatibility.md §3.3).
 pub const FEDERATION_POLICY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
@@ -97,7 +97,7 @@ pub fn get_session_token(
     from_sts(OP, out.credentials())
 }
 
-/// AssumeRole with the parameters of compat §3.3 (tags, transitive keys, external id, source
+/// AssumeRole with the parameters of docs/compatibility.md §3.3 (tags, transitive keys, external id, source
 /// identity and MFA only when set).
 pub fn assume_role(
     ep: &Endpoint,

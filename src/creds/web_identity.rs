@@ -1,6 +1,6 @@
-//! The web identity token for AssumeRoleWithWebIdentity (compat §3.6.1).
+//! The web identity token for AssumeRoleWithWebIdentity (docs/compatibility.md §3.6.1).
 //!
-//! Deliberate change (compat §7 item 11): the token is trimmed of surrounding whitespace, so the
+//! Deliberate change (docs/compatibility.md §7.11): the token is trimmed of surrounding whitespace, so the
 //! trailing newline of a token file or of a command's output is not sent as part of it. An empty
 //! token is an error rather than a doomed AWS call.
 use anyhow::anyhow;

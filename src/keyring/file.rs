@@ -1,10 +1,10 @@
-//! The encrypted file backend (compat §4.7 `file`).
+//! The encrypted file backend (docs/compatibility.md §4.7 `file`).
 //!
 //! One file per item in a directory (default `~/.awsvault/keys/`), named by the percent-encoded
 //! key and holding a JWE compact token of the item JSON, encrypted with a passphrase — the same
 //! format as the Go tool, so both can share a directory.
 //!
-//! Improvements over the Go backend (compat §7.19): only real items are listed (no `.DS_Store`,
+//! Improvements over the Go backend (docs/compatibility.md §7.19): only real items are listed (no `.DS_Store`,
 //! sub-directories or temporary files); writes are atomic (temporary file, fsync, rename); and
 //! before the first write in a process the passphrase is checked against an existing item, so a
 //! typo cannot silently create items under a second passphrase. Nothing is printed to stdout: the

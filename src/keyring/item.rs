@@ -1,4 +1,4 @@
-//! The Go tool's `keyring.Item` and its JSON form (compat §4.2).
+//! The Go tool's `keyring.Item` and its JSON form (docs/compatibility.md §4.2).
 //!
 //! The writer reproduces Go `encoding/json` byte for byte (field order, padded standard base64 for
 //! `Data`, Go's HTML-safe string escaping) so that a file written here is indistinguishable from one

@@ -1,5 +1,5 @@
 //! JWE compact serialisation with password-based key management (RFC 7516/7518), as written by
-//! the Go tool's `file` backend through `jose2go` (compat §4.7, rust-deps §2).
+//! the Go tool's `file` backend through `jose2go` (docs/compatibility.md §4.7).
 //!
 //! Writing always produces `PBES2-HS256+A128KW` / `A256GCM` / `p2c` 8192 / a 12-byte `p2s` and a
 //! `created` header, exactly like jose2go. Reading accepts the other PBES2 and content-encryption
@@ -63,7 +63,7 @@ impl Alg {
         .into_iter()
         .find(|a| a.name() == name)
     }
-    /// Largest `p2c` accepted on read (compat §4.7).
+    /// Largest `p2c` accepted on read (docs/compatibility.md §4.7).
     pub fn max_p2c(self) -> u64 {
         match self {
             Alg::Pbes2Hs256A128 => 1_300_000,

@@ -1,11 +1,11 @@
-//! The Linux kernel keyring backend (compat §4.7 `keyctl`).
+//! The Linux kernel keyring backend (docs/compatibility.md §4.7 `keyctl`).
 //!
 //! A keyring of type `keyring` named `aws-vault` hangs under a scope keyring (`user` by default,
 //! or `session`, `usersession`, `process`, `thread` via `AWS_VAULT_KEYCTL_SCOPE`). Each item is a
 //! `user` key in it whose description is the item key and whose payload is the item's raw `Data`
 //! (no JSON wrapper, as in the Go library; label and description are not kept).
 //!
-//! The Go tool never set a scope, so its keyctl backend never opened (compat §7.1); nothing can
+//! The Go tool never set a scope, so its keyctl backend never opened (docs/compatibility.md §7.1); nothing can
 //! have been stored by it. Keys in the kernel keyring do not survive a reboot, which is why this
 //! backend is never picked automatically: name it with `--backend keyctl`.
 use std::sync::Mutex;

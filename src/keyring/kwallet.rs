@@ -1,8 +1,8 @@
-//! The KDE Wallet backend (compat §4.7 `kwallet`), talking to kwalletd directly over D-Bus.
+//! The KDE Wallet backend (docs/compatibility.md §4.7 `kwallet`), talking to kwalletd directly over D-Bus.
 //!
 //! Wallet `aws-vault`, folder `aws-vault`, application id `aws-vault`, as the Go tool; each entry
 //! is a binary entry (`writeEntry`) holding the Item JSON. Plasma 6's `org.kde.kwalletd6` is
-//! tried first, then `org.kde.kwalletd5` (the Go tool only knew kwalletd5, compat §7.25).
+//! tried first, then `org.kde.kwalletd5` (the Go tool only knew kwalletd5, docs/compatibility.md §7.25).
 //! `DISABLE_KWALLET=1` turns the backend off, as in the Go tool.
 use std::sync::Mutex;
 

@@ -2,7 +2,7 @@
 //! / `op-desktop` (the 1Password command-line tool, with a service-account token or through the
 //! desktop app).
 //!
-//! All three store the Go tool's items (compat §4.7): an item titled `<prefix>: <key>` in the
+//! All three store the Go tool's items (docs/compatibility.md §4.7): an item titled `<prefix>: <key>` in the
 //! vault `--op-vault-id`, category API Credential, tagged `--op-item-tag`, holding one concealed
 //! field labelled `keyring` whose value is the item JSON (§4.2). What differs is only how an item
 //! is listed, fetched, created, replaced and deleted; that is the [`Transport`] of each backend,
@@ -64,7 +64,7 @@ pub struct OpConfig {
     /// terminal when unset.
     pub service_account_token: Option<Zeroizing<String>>,
     /// `--op-desktop-account-id` / `AWS_VAULT_OP_DESKTOP_ACCOUNT_ID`, else
-    /// `OP_DESKTOP_ACCOUNT_ID` (the fallback the Go tool meant to have, compat §7.16).
+    /// `OP_DESKTOP_ACCOUNT_ID` (the fallback the Go tool meant to have, docs/compatibility.md §7.16).
     pub desktop_account_id: Option<String>,
     /// `AWS_VAULT_OP_CMD`: the `op` program; default `op` found on `PATH`.
     pub op_cmd: Option<String>,
@@ -450,7 +450,7 @@ pub(crate) fn one_line(text: &str, secret: Option<&str>) -> String {
     line
 }
 
-/// Ask for a token on the terminal (compat §4.8: never on stdout), or explain how to set it.
+/// Ask for a token on the terminal (docs/compatibility.md §4.8: never on stdout), or explain how to set it.
 pub(crate) fn prompt_token(prompt: &str, vars: &str) -> Result<Zeroizing<String>> {
     crate::prompt::read_secret(&format!("{prompt}: "))
         .map_err(|e| Error::Backend(format!("no token: set {vars} ({e})")))

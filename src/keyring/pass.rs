@@ -1,4 +1,4 @@
-//! The `pass` and `passage` backends (compat §4.7 `pass` / `passage`).
+//! The `pass` and `passage` backends (docs/compatibility.md §4.7 `pass` / `passage`).
 //!
 //! Each item is one entry of a password store whose content is the Go Item JSON, and the entry
 //! name is the one the Go keyring library uses: `path.Join(prefix, key)`, i.e. the joined path
@@ -7,7 +7,7 @@
 //! `oidc:https:/h/start`. Reads and writes go through the `pass`/`passage` program; listing walks
 //! the directory and never decrypts, because the credential hot path lists on every run.
 //!
-//! Improvements over the Go backend (compat §7.18), neither of which changes where an item lives:
+//! Improvements over the Go backend (docs/compatibility.md §7.18), neither of which changes where an item lives:
 //! * Listing gives an SSO token entry back its `://` (`oidc:https:/h/start` lists as
 //!   `oidc:https://h/start`), so `list` and `clear` recognise the token of a configured start URL.
 //! * With an empty `--pass-prefix` the whole store is aws-vault's namespace, shared with the

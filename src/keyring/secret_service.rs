@@ -1,4 +1,4 @@
-//! The freedesktop Secret Service backend (compat §4.7 `secret-service`): GNOME Keyring,
+//! The freedesktop Secret Service backend (docs/compatibility.md §4.7 `secret-service`): GNOME Keyring,
 //! KeePassXC, KWallet's Secret Service API, over the D-Bus session bus.
 //!
 //! Item for item compatible with the Go tool: the collection is found by its decoded object path

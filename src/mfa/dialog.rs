@@ -1,4 +1,4 @@
-//! The GUI dialog drivers: `zenity`, `kdialog` and macOS `osascript` (compat §6.1).
+//! The GUI dialog drivers: `zenity`, `kdialog` and macOS `osascript` (docs/compatibility.md §6.1).
 use std::path::Path;
 use std::process::Command;
 

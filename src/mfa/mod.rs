@@ -1,4 +1,4 @@
-//! MFA code sources (compat §3.5, §6): a fixed `--mfa-token`, the profile's `mfa_process`, or a
+//! MFA code sources (docs/compatibility.md §3.5, §6): a fixed `--mfa-token`, the profile's `mfa_process`, or a
 //! prompt driver (`terminal`, `kdialog`, `osascript`, `ykman`, `zenity`, and `wincredui` on
 //! Windows).
 //!
@@ -47,7 +47,7 @@ pub fn prompt_message(serial: &str) -> String {
     format!("Enter MFA code for {serial}: ")
 }
 
-/// The prompt drivers usable here (compat §6.1), sorted alphabetically: `terminal` always,
+/// The prompt drivers usable here (docs/compatibility.md §6.1), sorted alphabetically: `terminal` always,
 /// `wincredui` on Windows, the others when their helper program is an executable file in one of
 /// the absolute directories of `env["PATH"]` (like Go's `exec.LookPath`).
 pub fn available_drivers(env: &BTreeMap<String, String>) -> Vec<&'static str> {
@@ -64,7 +64,7 @@ fn drivers_on_path(path: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The default-driver rule (compat §6.2): an explicit `--prompt` wins; otherwise `terminal`,
+/// The default-driver rule (docs/compatibility.md §6.2): an explicit `--prompt` wins; otherwise `terminal`,
 /// unless stdout is not a terminal or the terminal must be avoided (`exec --ecs-server` /
 /// `--ec2-server`), in which case the first available non-terminal driver (alphabetically), or
 /// `terminal` when there is none.
@@ -252,7 +252,7 @@ fn open_tty() -> io::Result<(File, File)> {
 /// How a helper's stdin and stderr are connected.
 enum Stdin {
     /// stdin and stderr on the controlling terminal when it can be opened, else stdin from the
-    /// null device and stderr inherited (ykman, mfa_process: compat §6.3, §6.4).
+    /// null device and stderr inherited (ykman, mfa_process: docs/compatibility.md §6.3, §6.4).
     Terminal,
     /// stdin from the null device and stderr captured, shown only in the error on failure (the
     /// GUI dialogs, whose toolkits chatter on stderr).

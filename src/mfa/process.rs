@@ -1,4 +1,4 @@
-//! A profile's `mfa_process` (compat §6.4): a shell command whose stdout is the code. Its command
+//! A profile's `mfa_process` (docs/compatibility.md §6.4): a shell command whose stdout is the code. Its command
 //! line is never logged or put in an error: it may embed a TOTP secret.
 use std::process::Command;
 

@@ -1,5 +1,5 @@
 //! The `wincredui` driver (Windows): the system credential dialog, with the code typed into its
-//! password field (compat §6.1).
+//! password field (docs/compatibility.md §6.1).
 use std::ffi::c_void;
 
 use anyhow::bail;

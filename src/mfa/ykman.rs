@@ -1,4 +1,4 @@
-//! The `ykman` driver: an OATH-TOTP code from a YubiKey (compat §6.3).
+//! The `ykman` driver: an OATH-TOTP code from a YubiKey (docs/compatibility.md §6.3).
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;

@@ -1,4 +1,4 @@
-//! The AWS console sign-in URL of `aws-vault login` (compat §3.8, with the §7.13 fixes).
+//! The AWS console sign-in URL of `aws-vault login` (docs/compatibility.md §3.8, with the §7.13 fixes).
 //!
 //! Everything here except [`request_signin_token`] is pure and unit-tested for every partition:
 //!
@@ -10,7 +10,7 @@
 //! | `eusc-`       | `https://signin.amazonaws-eusc.eu/federation`          | `console.amazonaws-eusc.eu`     |
 //! | other         | `https://us-east-1.signin.aws.amazon.com/federation`   | `console.aws.amazon.com`        |
 //!
-//! Deliberate changes from the Go tool (compat §7.13): `--path` is honoured without a region
+//! Deliberate changes from the Go tool (docs/compatibility.md §7.13): `--path` is honoured without a region
 //! (`https://console.aws.amazon.com/<path>`), a leading `/` of `--path` is dropped (no `//`),
 //! and `--auto-logout` goes through the sign-in host of the region's partition instead of always
 //! the commercial one. `AWS_VAULT_FEDERATION_URL` replaces the federation endpoint (private
@@ -105,7 +105,7 @@ pub fn console(
             "https://{r}.{}/console/home?region={r}",
             part.console_domain
         ),
-        // Fix of compat §7.13: `--path` also works without a region.
+        // Fix of docs/compatibility.md §7.13: `--path` also works without a region.
         (None, Some(p)) => format!("https://{}/{p}", part.console_domain),
         (None, None) => format!("https://{}/", part.console_domain),
     };
@@ -178,7 +178,7 @@ fn query_separator(url: &str) -> char {
     }
 }
 
-/// The final login URL (compat §3.8 step 6), or its `--auto-logout` wrapper.
+/// The final login URL (docs/compatibility.md §3.8 step 6), or its `--auto-logout` wrapper.
 pub fn login_url(console: &Console, signin_token: &str, auto_logout: bool) -> String {
     let sep = query_separator(&console.federation);
     if auto_logout {
@@ -213,7 +213,7 @@ pub fn parse_signin_response(body: &str) -> anyhow::Result<String> {
     }
 }
 
-/// GET the sign-in token for `creds` from the federation endpoint (compat §3.8 step 5).
+/// GET the sign-in token for `creds` from the federation endpoint (docs/compatibility.md §3.8 step 5).
 /// Errors name the endpoint, never the credentials.
 pub fn request_signin_token(federation: &str, creds: &Credentials) -> anyhow::Result<String> {
     let url = signin_token_url(federation, creds);
@@ -289,7 +289,7 @@ pub fn console_credentials(
     }
 }
 
-/// Role, SSO and web-identity credentials go to the console as they are (compat §3.8 step 3).
+/// Role, SSO and web-identity credentials go to the console as they are (docs/compatibility.md §3.8 step 3).
 pub fn usable_for_console(plan: &Plan) -> bool {
     match plan.hops.last() {
         Some(hop) => matches!(hop.what, Hop::AssumeRole { .. }),

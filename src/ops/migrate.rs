@@ -1,5 +1,5 @@
 //! Moving long-term credentials between keyring backends (`aws-vault migrate-backend`,
-//! compat §3.10). Works on two [`Keyring`] trait objects, so it is unit-tested with in-memory
+//! docs/compatibility.md §3.10). Works on two [`Keyring`] trait objects, so it is unit-tested with in-memory
 //! keyrings and used by the CLI with any two backends.
 //!
 //! Only credential keys move (never sessions or OIDC tokens: they are a cache). Each profile is
@@ -30,7 +30,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary block of compat §3.10 (preceded by a blank line).
+    /// The summary block of docs/compatibility.md §3.10 (preceded by a blank line).
     pub fn render(&self) -> String {
         format!(
             "\nMigration summary:\n  copied: {}\n  overwritten: {}\n  skipped: {}\n  deleted from source: {}\n",
@@ -52,7 +52,7 @@ pub fn profiles(source: &dyn Keyring, only: Option<&str>) -> anyhow::Result<Vec<
     }
 }
 
-/// The `--dry-run` text (compat §3.10 step 3).
+/// The `--dry-run` text (docs/compatibility.md §3.10 step 3).
 pub fn dry_run_text(names: &[String], from: &str, to: &str) -> String {
     if names.is_empty() {
         return format!("No credentials found in source backend {from}.\n");

@@ -1,4 +1,4 @@
-//! Access-key rotation (`aws-vault rotate`, compat §1.3 rotate steps 8–12, with the §7.12
+//! Access-key rotation (`aws-vault rotate`, docs/compatibility.md §1.3 rotate steps 8–12, with the §7.12
 //! fixes): create the new key, store it, drop the cached sessions of the chain, delete the old
 //! key while IAM propagates.
 //!
@@ -104,7 +104,7 @@ pub const DELETE_RETRY: Retry = Retry {
 };
 
 /// `****************` followed by the last 4 characters of a key id (all of it when shorter,
-/// fixing the crash of compat §7.12).
+/// fixing the crash of docs/compatibility.md §7.12).
 pub fn mask(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
     let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();

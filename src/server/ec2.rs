@@ -1,4 +1,4 @@
-//! The EC2 instance-metadata emulator (compat §5.2) for `exec --ec2-server`, on
+//! The EC2 instance-metadata emulator (docs/compatibility.md §5.2) for `exec --ec2-server`, on
 //! `127.0.0.1:9099` behind the 169.254.169.254 proxy ([`super::proxy`]).
 //!
 //! Every request is checked first: the client must be on a loopback address and the `Host`
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::Request;
 
-use super::{Broker, Resp, Running, Target};
+use super::{Broker, Resp, Running, Wanted};
 use crate::credentials::Credentials;
 use crate::gofmt::json::quote as json_str;
 use crate::gofmt::time as timefmt;
@@ -29,7 +29,7 @@ const CREDS_PATH: &str = "/latest/meta-data/iam/security-credentials/local-crede
 const ROLE_NAME: &str = "local-credentials";
 
 /// Bind `127.0.0.1:9099`, with an error that says what to do when the port is taken (the Go
-/// tool exits 1 silently, compat §7.14).
+/// tool exits 1 silently, docs/compatibility.md §7.14).
 pub fn bind() -> anyhow::Result<std::net::TcpListener> {
     std::net::TcpListener::bind(SocketAddr::from(ADDR)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -167,7 +167,7 @@ async fn handle(req: &Request<Incoming>, peer: IpAddr, region: &str, broker: &Br
             );
             r
         }
-        Route::Creds => match broker.get(Target::Base).await {
+        Route::Creds => match broker.get(Wanted::Base).await {
             Ok(c) => super::respond(200, text, body(&c, jiff::Timestamp::now())),
             Err(e) => super::text_error(504, &e.message),
         },

@@ -1,4 +1,4 @@
-//! The ECS credential server (compat §5.1) for `exec --ecs-server` / `--server` / `-s`:
+//! The ECS credential server (docs/compatibility.md §5.1) for `exec --ecs-server` / `--server` / `-s`:
 //! `127.0.0.1:<random port>`, a 30-byte random token checked in constant time against the
 //! `Authorization` header, `/` for the profile's credentials and `/role-arn/<arn>` for
 //! AssumeRole of `<arn>` (one cached credential per ARN).
@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper::Request;
 use subtle::ConstantTimeEq;
 
-use super::{Broker, Resp, Running, Target};
+use super::{Broker, Resp, Running, Wanted};
 use crate::credentials::Credentials;
 use crate::gofmt::json::quote as json_str;
 use crate::gofmt::time as timefmt;
@@ -59,7 +59,7 @@ pub fn start(broker: Arc<Broker>) -> anyhow::Result<EcsServer> {
 pub enum Route {
     Forbidden,
     Redirect(String),
-    Creds(Target),
+    Creds(Wanted),
 }
 
 /// The routing of §5.1: the token first, then `/role-arn/<arn>` or anything else.
@@ -73,8 +73,8 @@ pub fn route(path: &str, authorization: Option<&[u8]>, token: &str) -> Route {
         return Route::Redirect("/role-arn/".into());
     }
     match path.strip_prefix("/role-arn/") {
-        Some(rest) => Route::Creds(Target::Role(super::percent_decode(rest))),
-        None => Route::Creds(Target::Base),
+        Some(rest) => Route::Creds(Wanted::Role(super::percent_decode(rest))),
+        None => Route::Creds(Wanted::Base),
     }
 }
 
@@ -129,14 +129,14 @@ mod tests {
         assert_eq!(route("/", None, t), Route::Forbidden);
         assert_eq!(route("/", Some(b"Bearer tok"), t), Route::Forbidden);
         assert_eq!(route("/role-arn/x", Some(b"tokx"), t), Route::Forbidden);
-        assert_eq!(route("/", Some(b"tok"), t), Route::Creds(Target::Base));
+        assert_eq!(route("/", Some(b"tok"), t), Route::Creds(Wanted::Base));
         assert_eq!(
             route("/anything", Some(b"tok"), t),
-            Route::Creds(Target::Base)
+            Route::Creds(Wanted::Base)
         );
         assert_eq!(
             route("/role-arn/arn:aws:iam::1:role/a%2Fb", Some(b"tok"), t),
-            Route::Creds(Target::Role("arn:aws:iam::1:role/a/b".into()))
+            Route::Creds(Wanted::Role("arn:aws:iam::1:role/a/b".into()))
         );
         assert_eq!(
             route("/role-arn", Some(b"tok"), t),

@@ -1,4 +1,4 @@
-//! Local credential servers (compat §5): the ECS credential endpoint ([`ecs`]), the EC2
+//! Local credential servers (docs/compatibility.md §5): the ECS credential endpoint ([`ecs`]), the EC2
 //! instance-metadata emulator ([`ec2`]) and the privileged 169.254.169.254 proxy ([`proxy`]).
 //!
 //! Threads and ownership, for `exec --ecs-server` / `--ec2-server`:
@@ -14,7 +14,7 @@
 //! child thread: runs the command, forwards signals, and sends [`Job::Stop`] when it exits
 //! ```
 //!
-//! Unlike the Go tool (compat §7.22), cached credentials are refreshed *before* they expire:
+//! Unlike the Go tool (docs/compatibility.md §7.22), cached credentials are refreshed *before* they expire:
 //! an entry with less than `AWS_MIN_TTL` left is refreshed on the next request. Requests that
 //! arrive during a refresh are queued behind it and answered from its result, so N concurrent
 //! requests cause one refresh (and at most one MFA prompt). A refresh that blocks (an MFA
@@ -44,25 +44,25 @@ use crate::mfa::MfaSource;
 
 /// Which credentials a request wants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Target {
+pub enum Wanted {
     /// The profile's own credentials.
     Base,
     /// AssumeRole of this ARN, with the profile's credentials as the source (ECS `/role-arn/`).
     Role(String),
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for Wanted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Base => f.write_str("the profile"),
-            Target::Role(arn) => write!(f, "role {arn}"),
+            Wanted::Base => f.write_str("the profile"),
+            Wanted::Role(arn) => write!(f, "role {arn}"),
         }
     }
 }
 
 /// Something that can (slowly, maybe with an MFA prompt) produce credentials for a target.
 pub trait Fetch {
-    fn fetch(&mut self, target: &Target) -> anyhow::Result<Credentials>;
+    fn fetch(&mut self, target: &Wanted) -> anyhow::Result<Credentials>;
 }
 
 /// The real fetcher: the profile's credential chain (with the session cache and its
@@ -72,9 +72,9 @@ pub struct ProfileFetcher<'a> {
 }
 
 impl Fetch for ProfileFetcher<'_> {
-    fn fetch(&mut self, target: &Target) -> anyhow::Result<Credentials> {
+    fn fetch(&mut self, target: &Wanted) -> anyhow::Result<Credentials> {
         let base = creds::retrieve(&self.request)?;
-        let Target::Role(arn) = target else {
+        let Wanted::Role(arn) = target else {
             return Ok(base);
         };
         let profile = self.request.profile;
@@ -146,7 +146,7 @@ pub fn freshness(c: &Credentials, min_ttl: Duration, now: Timestamp) -> Freshnes
 /// A message to the credential worker.
 pub enum Job {
     Fetch {
-        target: Target,
+        target: Wanted,
         asked: Instant,
         reply: tokio::sync::oneshot::Sender<Result<Credentials, String>>,
     },
@@ -156,8 +156,8 @@ pub enum Job {
 
 #[derive(Default)]
 struct Cache {
-    creds: HashMap<Target, (Instant, Credentials)>,
-    errors: HashMap<Target, (Instant, String)>,
+    creds: HashMap<Wanted, (Instant, Credentials)>,
+    errors: HashMap<Wanted, (Instant, String)>,
 }
 
 /// Shared between the HTTP handlers (any thread) and the credential worker (main thread).
@@ -218,12 +218,12 @@ impl Broker {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn cached(&self, target: &Target) -> Option<Credentials> {
+    fn cached(&self, target: &Wanted) -> Option<Credentials> {
         self.lock_cache().creds.get(target).map(|(_, c)| c.clone())
     }
 
     /// Fetch now, on the calling thread (the pre-fetch before the child starts).
-    pub fn prefetch(&self, fetcher: &mut dyn Fetch, target: &Target) -> anyhow::Result<()> {
+    pub fn prefetch(&self, fetcher: &mut dyn Fetch, target: &Wanted) -> anyhow::Result<()> {
         let creds = fetcher.fetch(target)?;
         self.lock_cache()
             .creds
@@ -233,7 +233,7 @@ impl Broker {
 
     /// Credentials for a request: from the cache while fresh, else through the worker, waiting
     /// at most `self.wait`.
-    pub async fn get(&self, target: Target) -> Result<Credentials, FetchError> {
+    pub async fn get(&self, target: Wanted) -> Result<Credentials, FetchError> {
         let old = self.cached(&target);
         if let Some(c) = &old {
             if freshness(c, self.min_ttl, Timestamp::now()) == Freshness::Fresh {
@@ -268,8 +268,8 @@ impl Broker {
                     message: format!(
                         "aws-vault is still getting credentials for {}; it may be waiting for an MFA code (answer the prompt) or for AWS. Retry in a moment",
                         match &target {
-                            Target::Base => format!("profile {}", self.profile),
-                            Target::Role(arn) => format!("role {arn} (profile {})", self.profile),
+                            Wanted::Base => format!("profile {}", self.profile),
+                            Wanted::Role(arn) => format!("role {arn} (profile {})", self.profile),
                         }
                     ),
                     pending: true,
@@ -502,7 +502,7 @@ mod tests {
     }
 
     impl Fetch for Slow {
-        fn fetch(&mut self, _t: &Target) -> anyhow::Result<Credentials> {
+        fn fetch(&mut self, _t: &Wanted) -> anyhow::Result<Credentials> {
             *self.calls.lock().unwrap() += 1;
             std::thread::sleep(self.delay);
             if self.fail {
@@ -530,7 +530,7 @@ mod tests {
                 let tasks: Vec<_> = (0..n)
                     .map(|_| {
                         let b = b2.clone();
-                        tokio::spawn(async move { b.get(Target::Base).await })
+                        tokio::spawn(async move { b.get(Wanted::Base).await })
                     })
                     .collect();
                 let mut out = Vec::new();
@@ -600,14 +600,14 @@ mod tests {
         broker
             .lock_cache()
             .creds
-            .insert(Target::Base, (Instant::now(), creds("old", Some(60))));
+            .insert(Wanted::Base, (Instant::now(), creds("old", Some(60))));
         let b2 = broker.clone();
         let t = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            let c = rt.block_on(b2.get(Target::Base)).unwrap();
+            let c = rt.block_on(b2.get(Wanted::Base)).unwrap();
             let _ = b2.sender().send(Job::Stop);
             c
         });

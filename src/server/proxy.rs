@@ -1,4 +1,4 @@
-//! The privileged proxy on `169.254.169.254:80` (compat §5.3, `aws-vault proxy`): adds the
+//! The privileged proxy on `169.254.169.254:80` (docs/compatibility.md §5.3, `aws-vault proxy`): adds the
 //! loopback alias (one address, `/32`), forwards every request to the metadata server on
 //! `127.0.0.1:9099` (the original `Host` kept, `X-Forwarded-For` added), answers `/stop` by
 //! exiting, and removes the alias on stop, SIGINT and SIGTERM.
@@ -32,7 +32,7 @@ fn listen_addr() -> SocketAddr {
     SocketAddr::from(LISTEN)
 }
 
-/// The message of compat §5.3 when the proxy did not come up.
+/// The message of docs/compatibility.md §5.3 when the proxy did not come up.
 pub const NOT_RUNNING: &str = "The EC2 Instance Metadata endpoint proxy server isn't running. Run `aws-vault proxy` as Administrator or root in the background and then try this command again";
 
 /// Run `program args`, returning `<trimmed output>: <error>` on failure.

@@ -89,7 +89,7 @@ impl ServerRun<'_> {
                 help("Warning: Starting a local EC2 credential server on 169.254.169.254:80; AWS credentials will be accessible to any process while it is running");
                 let listener = super::ec2::bind()?;
                 proxy = Some(super::proxy::start(self.debug)?);
-                if let Err(e) = broker.prefetch(&mut fetcher, &super::Target::Base) {
+                if let Err(e) = broker.prefetch(&mut fetcher, &super::Wanted::Base) {
                     crate::debug!("pre-fetching credentials failed: {e:#}");
                 }
                 super::ec2::start(listener, broker.clone(), profile.region.clone())?
@@ -98,7 +98,7 @@ impl ServerRun<'_> {
                 help("Starting a local ECS credential server; your app's AWS sdk must support AWS_CONTAINER_CREDENTIALS_FULL_URI.");
                 if !lazy {
                     broker
-                        .prefetch(&mut fetcher, &super::Target::Base)
+                        .prefetch(&mut fetcher, &super::Wanted::Base)
                         .map_err(|e| anyhow!("Retrieving creds: {e:#}"))?;
                 }
                 let ecs = super::ecs::start(broker.clone())?;

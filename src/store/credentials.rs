@@ -1,4 +1,4 @@
-//! Long-term ("master") credentials, stored under the profile name (compat §4.3.1).
+//! Long-term ("master") credentials, stored under the profile name (docs/compatibility.md §4.3.1).
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
@@ -26,7 +26,7 @@ impl<'a> CredentialStore<'a> {
             .retain_own(super::credential_names(&self.keyring.keys()?))
     }
 
-    /// Whether credentials are stored under exactly `name` (compat §4.4: raw key list).
+    /// Whether credentials are stored under exactly `name` (docs/compatibility.md §4.4: raw key list).
     pub fn has(&self, name: &str) -> keyring::Result<bool> {
         Ok(self.keyring.keys()?.iter().any(|k| k == name))
     }

@@ -1,5 +1,5 @@
 //! Typed views over a [`Keyring`](crate::keyring::Keyring): long-term credentials, cached
-//! sessions and SSO/OIDC tokens share one flat key namespace (compat §4.1). This module decides
+//! sessions and SSO/OIDC tokens share one flat key namespace (docs/compatibility.md §4.1). This module decides
 //! which key is which; it never talks to AWS.
 
 pub mod credentials;
@@ -13,7 +13,7 @@ pub use oidc::OidcStore;
 pub use sessions::{SessionKey, SessionStore};
 
 /// The names of long-term credentials among `keys`: every key that is neither a session key
-/// (current or legacy format) nor an OIDC token key (compat §4.4).
+/// (current or legacy format) nor an OIDC token key (docs/compatibility.md §4.4).
 pub fn credential_names(keys: &[String]) -> Vec<String> {
     keys.iter()
         .filter(|k| reserved_kind(k).is_none())

@@ -1,4 +1,4 @@
-//! SSO/OIDC access tokens, stored under `oidc:<start URL>` (compat §4.3.3).
+//! SSO/OIDC access tokens, stored under `oidc:<start URL>` (docs/compatibility.md §4.3.3).
 use jiff::{tz::TimeZone, Timestamp, Zoned};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
@@ -177,7 +177,7 @@ pub fn decode(data: &[u8]) -> Result<OidcToken, String> {
 }
 
 /// An SSO-OIDC client (RegisterClient result), cached until it expires so that a login does
-/// not register a new client every time (compat §7.8). `region`, `scopes` and `endpoint` record
+/// not register a new client every time (docs/compatibility.md §7.8). `region`, `scopes` and `endpoint` record
 /// what it was registered for: a registration made for other values is not reused.
 #[derive(Clone, Debug)]
 pub struct ClientRegistration {

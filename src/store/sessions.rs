@@ -1,4 +1,4 @@
-//! Cached temporary credentials (compat §4.1, §4.3.2, §4.5).
+//! Cached temporary credentials (docs/compatibility.md §4.1, §4.3.2, §4.5).
 //!
 //! A session lives under a key that encodes what it is for and when it expires:
 //! `<type>,<b64url(profile)>,<b64url(serial)>,<unix expiry>`. Lookups match on the prefix
@@ -33,7 +33,7 @@ fn b64_decode(s: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The session types of compat §3.4.
+/// The session types of docs/compatibility.md §3.4.
 pub mod kind {
     pub const GET_SESSION_TOKEN: &str = "sts.GetSessionToken";
     pub const ASSUME_ROLE: &str = "sts.AssumeRole";
@@ -88,7 +88,7 @@ impl SessionKey {
         )
     }
 
-    /// `<type>:<remaining>` as shown by `list` (compat §1.3). The remaining time is truncated
+    /// `<type>:<remaining>` as shown by `list` (docs/compatibility.md §1.3). The remaining time is truncated
     /// toward zero to whole seconds, as Go's `time.Until(exp).Truncate(time.Second)`: with
     /// 3551.7 s left this is `59m11s`, not `59m12s`.
     pub fn label(&self, now: Timestamp) -> String {
@@ -158,7 +158,7 @@ impl<'a> SessionStore<'a> {
     }
 
     /// The cached credentials for (kind, profile, serial) if present and readable.
-    /// Unreadable payloads count as "not cached" (compat §4.3.2). When `fingerprint` is given,
+    /// Unreadable payloads count as "not cached" (docs/compatibility.md §4.3.2). When `fingerprint` is given,
     /// a payload carrying a different fingerprint is not a match either (items written by the
     /// Go tool carry none and are accepted).
     pub fn get(
@@ -325,7 +325,7 @@ fn encode_with_fingerprint(
 }
 
 /// Read a cached session payload; a missing key id or expiration is an error, not a crash
-/// (compat §7.23).
+/// (docs/compatibility.md §7.23).
 pub fn decode(data: &[u8]) -> Result<Credentials, String> {
     decode_with_fingerprint(data).map(|(c, _)| c)
 }

@@ -1,4 +1,4 @@
-//! Real secret stores for the keyring backend tests (spec/test-infra.md §2–§5): a private D-Bus
+//! Real secret stores for the keyring backend tests: a private D-Bus
 //! session bus with GNOME Keyring or kwalletd5, a throw-away GnuPG home with a `pass` store, an
 //! `age` identity with a `passage` store. Everything lives in a temporary directory and every
 //! process started here is stopped by PID on drop.
