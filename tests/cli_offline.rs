@@ -684,7 +684,7 @@ fn parse_errors_are_kingpins() {
         (&["list", "-x"], "unknown short flag '-x'"),
         (
             &["export", "--format=xml", "p"],
-            "enum value must be one of env,export-env,json,ini, got 'xml'",
+            "enum value must be one of env,export-env,json,ini,fish,powershell,cmd, got 'xml'",
         ),
         (&["bogus"], "expected command but got \"bogus\""),
         (&["list", "extra"], "unexpected extra"),
@@ -1099,7 +1099,7 @@ fn bash_completion_offers_commands_flags_and_profiles() {
     // As kingpin: its `help` command first, and the backend names for `--backend`.
     assert_eq!(
         s.run(&["--completion-bash", ""]).ok().stdout,
-        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nversion"
+        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nsso-profiles\ndoctor\nversion"
     );
     assert_eq!(
         s.run(&["--completion-bash", "--backend", ""]).ok().stdout,

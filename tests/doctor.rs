@@ -193,8 +193,11 @@ fn lax_key_permissions() {
 #[test]
 fn broken_lock_directory() {
     let s = base();
-    // The lock directory's place is taken by a file.
+    // The lock directory's place is taken by a file, and so is the private fallback's.
     std::fs::write(s.dir.path().join("run").join("aws-vault"), "x").unwrap();
+    let cache = s.dir.path().join("home").join(".cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("aws-vault"), "x").unwrap();
     let run = s.run(&["doctor"]);
     finding(&run, "error", "lock: no refresh-lock directory");
 }

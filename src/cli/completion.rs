@@ -208,7 +208,15 @@ mod tests {
         );
         assert_eq!(
             complete(&["export", "--format", ""]),
-            ["env", "export-env", "json", "ini"]
+            [
+                "env",
+                "export-env",
+                "json",
+                "ini",
+                "fish",
+                "powershell",
+                "cmd"
+            ]
         );
         // A flag's value is not mistaken for the profile.
         assert_eq!(

@@ -83,6 +83,36 @@ pub fn role_credentials(
         .role_name
         .filter(|r| !r.is_empty())
         .ok_or_else(|| missing("sso_role_name"))?;
+    let p = role.profile;
+    with_tokens(keyring, role, region, lock_dir, login, |tokens, target| {
+        let (token, source) = tokens.get(None)?;
+        match get_role_credentials(target, &token, account, role_name) {
+            Err(RoleError::Unauthorized(msg)) if source != Source::Fresh => {
+                crate::debug!("the cached SSO token was rejected ({msg}); logging in again");
+                if source == Source::Keyring {
+                    if let Err(e) = OidcStore::new(keyring).remove(role.start_url) {
+                        crate::debug!("cannot remove the rejected SSO token: {e}");
+                    }
+                }
+                let (token, _) = tokens.get(Some(&token))?;
+                get_role_credentials(target, &token, account, role_name)
+                    .map_err(|e| anyhow!("profile {p}: {e}"))
+            }
+            other => other.map_err(|e| anyhow!("profile {p}: {e}")),
+        }
+    })
+}
+
+/// Run `f` with the token source for `role`'s portal in `region`: the keyring token, a
+/// refresh, the AWS CLI cache or a login, in that order (see [`Tokens::get`]).
+fn with_tokens<T>(
+    keyring: &dyn Keyring,
+    role: &Role<'_>,
+    region: &str,
+    lock_dir: Option<&Path>,
+    login: LoginOptions,
+    f: impl FnOnce(&Tokens<'_>, &Portal<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let scopes: Vec<String> = role
         .scopes
         .unwrap_or("")
@@ -109,23 +139,7 @@ pub fn role_credentials(
         lock_dir,
         calls: &oidc,
     };
-    let p = role.profile;
-
-    let (token, source) = tokens.get(None)?;
-    match get_role_credentials(&target, &token, account, role_name) {
-        Err(RoleError::Unauthorized(msg)) if source != Source::Fresh => {
-            crate::debug!("the cached SSO token was rejected ({msg}); logging in again");
-            if source == Source::Keyring {
-                if let Err(e) = OidcStore::new(keyring).remove(role.start_url) {
-                    crate::debug!("cannot remove the rejected SSO token: {e}");
-                }
-            }
-            let (token, _) = tokens.get(Some(&token))?;
-            get_role_credentials(&target, &token, account, role_name)
-                .map_err(|e| anyhow!("profile {p}: {e}"))
-        }
-        other => other.map_err(|e| anyhow!("profile {p}: {e}")),
-    }
+    f(&tokens, &target)
 }
 
 /// One account and role an SSO user may use (`ListAccounts` × `ListAccountRoles`).
@@ -151,38 +165,14 @@ pub fn account_roles(
             role.session.unwrap_or(role.profile)
         )
     })?;
-    let scopes: Vec<String> = role
-        .scopes
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    let target = Portal {
-        start_url: role.start_url,
-        region,
-        endpoint_url: role.endpoint_url.filter(|u| !u.is_empty()),
-        scopes: &scopes,
-    };
-    let oidc = Oidc {
-        keyring,
-        role,
-        target: &target,
-        options: login,
-    };
-    let tokens = Tokens {
-        keyring,
-        target: &target,
-        lock_dir,
-        calls: &oidc,
-    };
-    let (token, _) = tokens.get(None)?;
-    let client = crate::aws::sso_client(region, target.endpoint_url);
+    let (token, endpoint_url) =
+        with_tokens(keyring, role, region, lock_dir, login, |tokens, target| {
+            Ok((tokens.get(None)?.0, target.endpoint_url.map(str::to_string)))
+        })?;
+    let client = crate::aws::sso_client(region, endpoint_url.as_deref());
     let where_ = || {
-        target
-            .endpoint_url
-            .map(str::to_string)
+        endpoint_url
+            .clone()
             .unwrap_or_else(|| format!("https://portal.sso.{region}.amazonaws.com"))
     };
     let mut accounts = Vec::new();

@@ -167,30 +167,13 @@ impl KeychainKeyring {
         }
         kc.unlock(Some(&pass))
             .map_err(|e| sec_err(&format!("unlocking {}", self.path), e))?;
-        let mut dict = CFMutableDictionary::<CFType, CFType>::new();
-        // SAFETY: the kSec* constants are valid CFStrings exported by Security.framework.
-        unsafe {
-            dict.set(
-                CFType::wrap_under_get_rule(kSecClass.cast()),
-                CFType::wrap_under_get_rule(kSecClassGenericPassword.cast()),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrService.cast()),
-                CFString::new(super::BIOMETRICS_SERVICE).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrAccount.cast()),
-                CFString::new(super::BIOMETRICS_ACCOUNT).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrLabel.cast()),
-                CFString::new(label).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecValueData.cast()),
-                CFData::from_buffer(pass.as_bytes()).into_CFType(),
-            );
-        }
+        let dict = generic_password(
+            super::BIOMETRICS_SERVICE,
+            super::BIOMETRICS_ACCOUNT,
+            label,
+            None,
+            pass.as_bytes(),
+        );
         add(&dict.to_immutable(), "storing the Touch ID passphrase")
     }
 }
@@ -235,6 +218,35 @@ fn touch_id(reason: &str) -> Result<()> {
             )),
         }
     }
+}
+
+/// The attributes and value of one generic password.
+fn generic_password(
+    service: &str,
+    account: &str,
+    label: &str,
+    description: Option<&str>,
+    data: &[u8],
+) -> CFMutableDictionary<CFType, CFType> {
+    let mut dict = CFMutableDictionary::<CFType, CFType>::new();
+    // SAFETY: the kSec* constants are valid CFStrings exported by Security.framework.
+    unsafe {
+        let mut put = |key: CFStringRef, value: CFType| {
+            dict.set(CFType::wrap_under_get_rule(key.cast()), value);
+        };
+        put(
+            kSecClass,
+            CFType::wrap_under_get_rule(kSecClassGenericPassword.cast()),
+        );
+        put(kSecAttrService, CFString::new(service).into_CFType());
+        put(kSecAttrAccount, CFString::new(account).into_CFType());
+        put(kSecAttrLabel, CFString::new(label).into_CFType());
+        if let Some(d) = description {
+            put(kSecAttrDescription, CFString::new(d).into_CFType());
+        }
+        put(kSecValueData, CFData::from_buffer(data).into_CFType());
+    }
+    dict
 }
 
 /// `SecItemAdd` of a prepared attribute dictionary.
@@ -335,33 +347,15 @@ impl Keyring for KeychainKeyring {
     fn set(&self, item: &Item) -> Result<()> {
         let kc = self.create_or_open()?;
         let a = attributes(item);
-        let mut dict = CFMutableDictionary::<CFType, CFType>::new();
+        let mut dict = generic_password(
+            a.service,
+            a.account,
+            a.label,
+            Some(a.description),
+            &item.data,
+        );
         // SAFETY: the kSec* constants are valid CFStrings exported by Security.framework.
         unsafe {
-            dict.set(
-                CFType::wrap_under_get_rule(kSecClass.cast()),
-                CFType::wrap_under_get_rule(kSecClassGenericPassword.cast()),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrService.cast()),
-                CFString::new(a.service).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrAccount.cast()),
-                CFString::new(a.account).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrLabel.cast()),
-                CFString::new(a.label).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecAttrDescription.cast()),
-                CFString::new(a.description).into_CFType(),
-            );
-            dict.set(
-                CFType::wrap_under_get_rule(kSecValueData.cast()),
-                CFData::from_buffer(&item.data).into_CFType(),
-            );
             dict.set(
                 CFType::wrap_under_get_rule(kSecUseKeychain.cast()),
                 kc.as_CFType(),
