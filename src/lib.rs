@@ -1,6 +1,6 @@
 //! aws-vault: keeps long-term AWS keys in a secret store and hands out short-lived credentials.
 //!
-//! The flow of every command, left to right (see `design.md` in the project's shared notes):
+//! The flow of every command, left to right (`docs/architecture.md` has the module layers):
 //!
 //! ```text
 //! argv + env -> cli::Settings -> config::ConfigFile -> config::ProfileConfig
@@ -12,17 +12,18 @@
 //!
 //! * [`cli`] parses the command line and hosts one thin file per command.
 //! * [`config`] parses `~/.aws/config` and resolves a profile (pure: the environment is a value).
-//! * [`keyring`] is the `Keyring` trait and its backends (the encrypted file backend today).
+//! * [`keyring`] is the `Keyring` trait and its backends (file, desktop stores, pass, keychain, 1Password).
 //! * [`store`] gives typed views over a keyring: master credentials, cached sessions, OIDC tokens.
-//! * [`creds`] holds the `Credentials` value, the chain planner, the cached executor with its
-//!   cross-process lock, and one file per provider (STS, web identity, `credential_process`).
+//! * [`creds`] holds the credential request, the chain planner, the cached executor with its
+//!   cross-process lock, and one file per provider (STS, web identity, `credential_process`,
+//!   IAM Identity Center); [`credentials`] is the `Credentials` value itself (a leaf).
 //! * [`mfa`] gets MFA codes: `--mfa-token`, `mfa_process`, terminal and GUI/ykman drivers.
 //! * [`aws`] builds AWS SDK clients, lazily (only paths that call AWS pay for TLS setup).
 //! * [`process`] builds the child environment and runs the child for `exec`.
 //! * [`gofmt`] writes the byte-exact Go formats: `encoding/json` strings, `%q`, time layouts.
-//! * [`login`] builds the console sign-in URL (every partition) and fetches the sign-in token;
-//!   [`rotate`] and [`migrate`] are the cores of `rotate` and `migrate-backend` (over the
-//!   `Keyring` trait, unit-tested with an in-memory keyring); [`iam`] holds the IAM calls.
+//! * [`ops`] holds the cores of the commands that are more than a call: console login, key
+//!   rotation, backend migration, `doctor`, `sso-profiles`; [`iam`] holds the IAM calls.
+//! * [`server`] runs the ECS and EC2 credential servers and the 169.254.169.254 proxy.
 
 pub mod aws;
 pub mod browser;

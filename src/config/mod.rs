@@ -10,7 +10,7 @@
 //! * `error.rs`: [`ConfigError`].
 //!
 //! This module never reads the process environment: callers pass it as an [`Env`] value, so
-//! every rule is testable with a literal map (design.md).
+//! every rule is testable with a literal map.
 
 pub mod duration;
 mod error;
