@@ -1099,7 +1099,7 @@ fn bash_completion_offers_commands_flags_and_profiles() {
     // As kingpin: its `help` command first, and the backend names for `--backend`.
     assert_eq!(
         s.run(&["--completion-bash", ""]).ok().stdout,
-        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nsso-profiles\ndoctor\nversion"
+        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nsso-profiles\ndoctor\nreencrypt\nversion"
     );
     assert_eq!(
         s.run(&["--completion-bash", "--backend", ""]).ok().stdout,
@@ -1110,4 +1110,248 @@ fn bash_completion_offers_commands_flags_and_profiles() {
     assert_eq!(complete("aws-vault ex", 1), "exec\nexport\n");
     assert_eq!(complete("aws-vault export --format j", 3), "json\n");
     assert!(complete("aws-vault list --", 2).contains("--profiles\n"));
+}
+
+/// The `p2c` in a key file's protected header.
+fn p2c_of(path: &std::path::Path) -> u64 {
+    use base64::Engine;
+    let token = std::fs::read_to_string(path).unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["p2c"].as_u64().unwrap()
+}
+
+/// jwcrypto's plaintext for a key file (jose2go's iteration cap), asserting it opens.
+fn jwcrypto_plaintext(path: &std::path::Path, pass: &str) -> String {
+    let out = common::jwe_tool(&["decrypt", pass, path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "jwcrypto could not open {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn key_dir_snapshot(s: &Sandbox) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&s.keys)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn stronger_kdf_for_new_items_is_opt_in_and_read_by_the_go_format_reader() {
+    let s = Sandbox::with_config("[profile a]\n[profile b]\n[profile c]\n");
+    s.add("a", KEY_ID, SECRET);
+    assert_eq!(
+        p2c_of(&s.keys.join("a")),
+        8192,
+        "the default stays the Go tool's"
+    );
+
+    s.run_env(
+        &["add", "--env", "b"],
+        &[
+            ("AWS_VAULT_FILE_KDF_ITERATIONS", "600000"),
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert_eq!(p2c_of(&s.keys.join("b")), 600_000);
+    // The flag form, given after the command like every global flag.
+    s.run_env(
+        &["add", "--env", "c", "--file-kdf-iterations", "1300000"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    assert_eq!(p2c_of(&s.keys.join("c")), 1_300_000);
+
+    // An independent reader with jose2go's limits opens both; ours reads each item's own count
+    // whatever the setting.
+    for k in ["b", "c"] {
+        let plain = jwcrypto_plaintext(&s.keys.join(k), PASSPHRASE);
+        assert!(plain.starts_with(&format!("{{\"Key\":\"{k}\",")), "{plain}");
+    }
+    let json = s.run(&["export", "-n", "--format=json", "c"]).ok().stdout;
+    assert!(json.contains(SECRET), "{json}");
+}
+
+#[test]
+fn kdf_iterations_outside_what_the_go_tool_reads_are_refused() {
+    let s = Sandbox::with_config("[profile a]\n");
+    for bad in ["8191", "1300001", "lots", "-1", "600000.5"] {
+        let line = s
+            .run_env(
+                &["add", "--env", "a"],
+                &[
+                    ("AWS_VAULT_FILE_KDF_ITERATIONS", bad),
+                    ("AWS_ACCESS_KEY_ID", KEY_ID),
+                    ("AWS_SECRET_ACCESS_KEY", SECRET),
+                ],
+            )
+            .fails();
+        assert!(
+            line.contains("--file-kdf-iterations must be a whole number from 8192 to 1300000")
+                && line.contains(&format!("got '{bad}'")),
+            "{line}"
+        );
+        assert!(
+            !s.keys.join("a").exists(),
+            "nothing is written on bad input"
+        );
+    }
+}
+
+#[test]
+fn reencrypt_rewrites_every_item_and_keeps_each_plaintext() {
+    let s = Sandbox::with_config("[profile a]\n[profile b]\n");
+    s.add("a", KEY_ID, SECRET);
+    s.add("b", "AKIAOTHEREXAMPLE", "other/secret");
+    let before: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|k| jwcrypto_plaintext(&s.keys.join(k), PASSPHRASE))
+        .collect();
+
+    let out = s
+        .run_env(
+            &["reencrypt"],
+            &[("AWS_VAULT_FILE_KDF_ITERATIONS", "600000")],
+        )
+        .ok()
+        .stdout;
+    assert_eq!(
+        out,
+        "Re-encrypted 2 items (PBKDF2 iterations 8192 -> 600000).\n"
+    );
+    for (k, plain) in ["a", "b"].iter().zip(&before) {
+        assert_eq!(p2c_of(&s.keys.join(k)), 600_000);
+        assert_eq!(
+            &jwcrypto_plaintext(&s.keys.join(k), PASSPHRASE),
+            plain,
+            "the item's bytes are carried over unchanged"
+        );
+    }
+    let names: Vec<String> = key_dir_snapshot(&s).into_iter().map(|f| f.0).collect();
+    assert_eq!(names, ["a", "b"], "no temporary files are left behind");
+    assert!(s
+        .run(&["export", "-n", "b"])
+        .ok()
+        .stdout
+        .contains("other/secret"));
+
+    // And back to the Go tool's count.
+    let out = s.run(&["reencrypt"]).ok().stdout;
+    assert_eq!(
+        out,
+        "Re-encrypted 2 items (PBKDF2 iterations 600000 -> 8192).\n"
+    );
+    assert_eq!(p2c_of(&s.keys.join("a")), 8192);
+}
+
+#[test]
+fn reencrypt_can_change_the_passphrase() {
+    let s = Sandbox::with_config("[profile a]\n[profile b]\n");
+    s.add("a", KEY_ID, SECRET);
+    s.add("b", KEY_ID, SECRET);
+    let out = s
+        .run_env(
+            &["reencrypt", "--new-passphrase"],
+            &[("AWS_VAULT_FILE_NEW_PASSPHRASE", "a new one")],
+        )
+        .ok()
+        .stdout;
+    assert_eq!(
+        out,
+        "Re-encrypted 2 items under the new passphrase (PBKDF2 iterations 8192 -> 8192).\n"
+    );
+    let line = s.run(&["export", "-n", "a"]).fails();
+    assert!(line.contains("could not decrypt"), "{line}");
+    for k in ["a", "b"] {
+        let env = s
+            .run_env(
+                &["export", "-n", k],
+                &[("AWS_VAULT_FILE_PASSPHRASE", "a new one")],
+            )
+            .ok()
+            .stdout;
+        assert!(env.contains(SECRET), "{env}");
+    }
+    // An empty new passphrase is refused and changes nothing.
+    let before = key_dir_snapshot(&s);
+    let line = s
+        .run_env(
+            &["reencrypt", "--new-passphrase"],
+            &[
+                ("AWS_VAULT_FILE_PASSPHRASE", "a new one"),
+                ("AWS_VAULT_FILE_NEW_PASSPHRASE", ""),
+            ],
+        )
+        .fails();
+    assert!(line.contains("the new passphrase is empty"), "{line}");
+    assert_eq!(key_dir_snapshot(&s), before);
+    // Without a terminal and without the variable, it says how to give one.
+    let line = s.run_detached(&["reencrypt", "--new-passphrase"]).fails();
+    assert!(line.contains("AWS_VAULT_FILE_NEW_PASSPHRASE"), "{line}");
+}
+
+#[test]
+fn reencrypt_changes_nothing_unless_every_item_opens() {
+    let s = Sandbox::with_config("[profile a]\n[profile b]\n");
+    s.add("a", KEY_ID, SECRET);
+    s.add("b", KEY_ID, SECRET);
+    // An item under another passphrase, then a damaged one: each stops the whole rewrite.
+    let plain = s.dir.path().join("plain.json");
+    std::fs::write(&plain, jwcrypto_plaintext(&s.keys.join("a"), PASSPHRASE)).unwrap();
+    let other = s.keys.join("c-other-passphrase");
+    let out = common::jwe_tool(&[
+        "encrypt-go",
+        "another passphrase",
+        plain.to_str().unwrap(),
+        other.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (culprit, expected) in [
+        ("c-other-passphrase", "could not decrypt"),
+        ("d-damaged", "not an aws-vault item"),
+    ] {
+        if culprit == "d-damaged" {
+            std::fs::remove_file(&other).unwrap();
+            std::fs::write(s.keys.join(culprit), "eyJ0aGlzIjoiYnJva2VuIn0.x.y").unwrap();
+        }
+        let before = key_dir_snapshot(&s);
+        let line = s
+            .run_env(
+                &["reencrypt"],
+                &[("AWS_VAULT_FILE_KDF_ITERATIONS", "600000")],
+            )
+            .fails();
+        assert!(line.contains(culprit) && line.contains(expected), "{line}");
+        assert_eq!(key_dir_snapshot(&s), before, "nothing was rewritten");
+    }
+}
+
+#[test]
+fn reencrypt_is_for_the_file_backend_only() {
+    let s = Sandbox::with_config("[profile a]\n");
+    let line = s.run(&["reencrypt", "--backend=pass"]).fails();
+    assert!(line.contains("file backend only"), "{line}");
+    let out = s.run(&["reencrypt"]).ok().stdout;
+    assert!(out.starts_with("No items in "), "{out}");
 }

@@ -66,6 +66,22 @@ fn non_empty(env: &Env, name: &str) -> Option<String> {
     env.get(name).filter(|v| !v.is_empty()).cloned()
 }
 
+/// `--file-kdf-iterations`: a whole number from the Go tool's count (anything lower would weaken
+/// the store) to the most the Go tool's reader accepts (anything higher it could not open).
+fn parse_kdf_iterations(value: &str) -> Result<u32, SetupError> {
+    use crate::keyring::file::{DEFAULT_KDF_ITERATIONS as MIN, MAX_KDF_ITERATIONS as MAX};
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (MIN..=MAX).contains(n))
+        .ok_or_else(|| {
+            SetupError::Usage(format!(
+                "--file-kdf-iterations must be a whole number from {MIN} to {MAX} \
+                 (the most the Go tool reads), got '{value}'"
+            ))
+        })
+}
+
 /// Go's `strconv.ParseBool`.
 pub fn parse_go_bool(s: &str) -> Option<bool> {
     match s {
@@ -111,9 +127,14 @@ impl Settings {
             SetupError::Usage("cannot find the home directory: set HOME".to_string())
         })?;
 
+        let file_kdf_iterations = pick(args.file_kdf_iterations, "AWS_VAULT_FILE_KDF_ITERATIONS")
+            .map(|v| parse_kdf_iterations(&v))
+            .transpose()?;
+
         let keyring = keyring::Config {
             backend,
             file_dir: pick(args.file_dir, "AWS_VAULT_FILE_DIR"),
+            file_kdf_iterations,
             // Set, even to the empty string, means "use it without prompting".
             file_passphrase: env
                 .get("AWS_VAULT_FILE_PASSPHRASE")

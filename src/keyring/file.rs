@@ -17,6 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use super::jwe::{self, JweError};
+/// The PBKDF2 iteration counts `--file-kdf-iterations` may choose from: the Go tool's, up to the
+/// most the Go tool reads.
+pub use super::jwe::{DEFAULT_P2C as DEFAULT_KDF_ITERATIONS, MAX_WRITE_P2C as MAX_KDF_ITERATIONS};
 use super::{Config, Error, Item, Keyring, Result};
 
 /// Prefix of our temporary files; they are never listed as keys.
@@ -36,6 +39,8 @@ type Prompter = Box<dyn Fn(&str) -> io::Result<String> + Send + Sync>;
 pub struct FileKeyring {
     dir: PathBuf,
     env_passphrase: Option<Zeroizing<String>>,
+    /// PBKDF2 iterations for the items this process writes (reading honours each item's own).
+    p2c: u32,
     state: Mutex<State>,
     prompter: Prompter,
 }
@@ -64,6 +69,7 @@ impl FileKeyring {
         FileKeyring {
             dir: resolve_dir(cfg),
             env_passphrase: cfg.file_passphrase.clone(),
+            p2c: cfg.file_kdf_iterations.unwrap_or(jwe::DEFAULT_P2C),
             state: Mutex::new(State::default()),
             prompter: Box::new(prompt_on_tty),
         }
@@ -291,6 +297,14 @@ impl FileKeyring {
     }
 
     fn write_atomically(&self, path: &Path, content: &[u8]) -> Result<()> {
+        let staged = self.stage(path, content)?;
+        Self::put_in_place(staged, path)?;
+        self.sync_dir();
+        Ok(())
+    }
+
+    /// Write `content` to a synced temporary file in the directory, to be renamed over `path`.
+    fn stage(&self, path: &Path, content: &[u8]) -> Result<tempfile::NamedTempFile> {
         let dir_err = |e| Error::Io {
             path: self.dir_string(),
             source: e,
@@ -309,16 +323,88 @@ impl FileKeyring {
         };
         tmp.write_all(content).map_err(tmp_err)?;
         tmp.as_file().sync_all().map_err(tmp_err)?;
-        tmp.persist(path).map_err(|e| Error::Io {
+        Ok(tmp)
+    }
+
+    fn put_in_place(staged: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+        staged.persist(path).map_err(|e| Error::Io {
             path: path.display().to_string(),
             source: e.error,
         })?;
-        // Make the rename durable; failure here is not worth failing the write for.
+        Ok(())
+    }
+
+    /// Make renames durable; failure here is not worth failing a write for.
+    fn sync_dir(&self) {
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
-        Ok(())
     }
+
+    /// Re-encrypt every item with this keyring's iteration count (`--file-kdf-iterations`) and,
+    /// when `new_passphrase` is given, under that passphrase instead of the current one.
+    ///
+    /// All or nothing, as far as a directory allows: every item is decrypted first, and one that
+    /// does not open (another passphrase, a damaged file) stops everything before anything is
+    /// written. The new tokens then go to synced temporary files beside the items, and only when
+    /// all of them are on disk are they renamed over the old files — a rename does not fail
+    /// halfway, so an interruption leaves each file whole, in its old or its new form. The
+    /// plaintext is carried over byte for byte (never re-serialised), so fields the Go tool wrote
+    /// survive. The directory lock is held throughout, so another process's first write waits.
+    pub fn reencrypt(&self, new_passphrase: Option<&[u8]>) -> Result<Reencrypted> {
+        let mut st = self.lock();
+        let files = self.item_files()?;
+        let mut report = Reencrypted {
+            items: files.len(),
+            from: Vec::new(),
+            to: self.p2c,
+        };
+        if files.is_empty() {
+            return Ok(report);
+        }
+        let _dir_lock = self.lock_dir_for_first_write()?;
+        let passphrase = self.passphrase(&mut st)?.clone();
+        let mut plaintexts = Vec::with_capacity(files.len());
+        for (_, path) in &files {
+            let content = read_capped(path).map_err(|e| self.read_error(path, e))?;
+            let (plaintext, token) = open_token(path, &content, passphrase.as_bytes())?;
+            Item::from_json(&plaintext).map_err(|reason| corrupt(path, reason))?;
+            // The header was validated by the decryption just done.
+            let p2c = jwe::iterations(token).unwrap_or_default();
+            if !report.from.contains(&p2c) {
+                report.from.push(p2c);
+            }
+            plaintexts.push((path, plaintext));
+        }
+        report.from.sort_unstable();
+        st.verified = true;
+
+        let key = new_passphrase.unwrap_or(passphrase.as_bytes());
+        let mut staged = Vec::with_capacity(plaintexts.len());
+        for (path, plaintext) in &plaintexts {
+            let token = jwe::encrypt(plaintext, key, self.p2c);
+            staged.push((*path, self.stage(path, token.as_bytes())?));
+        }
+        for (path, tmp) in staged {
+            Self::put_in_place(tmp, path)?;
+        }
+        self.sync_dir();
+        if let Some(p) = new_passphrase {
+            st.passphrase = Some(Zeroizing::new(String::from_utf8_lossy(p).into_owned()));
+        }
+        Ok(report)
+    }
+}
+
+/// What [`FileKeyring::reencrypt`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reencrypted {
+    /// How many items were rewritten.
+    pub items: usize,
+    /// The distinct iteration counts the items had before, ascending.
+    pub from: Vec<u32>,
+    /// The iteration count every item has now.
+    pub to: u32,
 }
 
 impl Keyring for FileKeyring {
@@ -356,7 +442,7 @@ impl Keyring for FileKeyring {
         };
         self.verify_for_write(&mut st)?;
         let passphrase = self.passphrase(&mut st)?;
-        let token = jwe::encrypt(&item.to_json(), passphrase.as_bytes());
+        let token = jwe::encrypt(&item.to_json(), passphrase.as_bytes(), self.p2c);
         drop(st);
         self.write_atomically(&self.item_path(&item.key), token.as_bytes())
     }
@@ -379,21 +465,36 @@ impl Keyring for FileKeyring {
 }
 
 fn decrypt_content(path: &Path, content: &[u8], passphrase: &[u8]) -> Result<Item> {
-    let corrupt = |reason: String| Error::Corrupt {
-        path: path.display().to_string(),
-        reason,
-    };
+    let (plaintext, _) = open_token(path, content, passphrase)?;
+    Item::from_json(&plaintext).map_err(|reason| corrupt(path, reason))
+}
+
+/// Decrypt an item file's content to its plaintext JSON, and the token it was in.
+fn open_token<'c>(
+    path: &Path,
+    content: &'c [u8],
+    passphrase: &[u8],
+) -> Result<(Zeroizing<Vec<u8>>, &'c str)> {
+    let corrupt = |reason: String| corrupt(path, reason);
     let token = std::str::from_utf8(content)
         .ok()
         .filter(|t| jwe::looks_like_compact(t.as_bytes()))
         .ok_or_else(|| corrupt("not an aws-vault item (expected a JWE compact token)".into()))?;
-    let plaintext = jwe::decrypt(token, passphrase).map_err(|e| match e {
+    let jwe_err = |e| match e {
         JweError::Decrypt => Error::Decrypt {
             path: path.display().to_string(),
         },
         JweError::Malformed(r) | JweError::Unsupported(r) => corrupt(r),
-    })?;
-    Item::from_json(&plaintext).map_err(corrupt)
+    };
+    let plaintext = jwe::decrypt(token, passphrase).map_err(jwe_err)?;
+    Ok((plaintext, token))
+}
+
+fn corrupt(path: &Path, reason: String) -> Error {
+    Error::Corrupt {
+        path: path.display().to_string(),
+        reason,
+    }
 }
 
 fn read_capped(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
@@ -837,7 +938,7 @@ mod tests {
         // Valid JWE whose plaintext is not Item JSON.
         fs::write(
             tmp.path().join("notjson"),
-            jwe::encrypt(b"AKIASECRETVALUE not json", b"pw"),
+            jwe::encrypt(b"AKIASECRETVALUE not json", b"pw", jwe::DEFAULT_P2C),
         )
         .unwrap();
         let err = kr.get("notjson").unwrap_err();

@@ -1,9 +1,11 @@
 //! JWE compact serialisation with password-based key management (RFC 7516/7518), as written by
 //! the Go tool's `file` backend through `jose2go` (docs/compatibility.md §4.7).
 //!
-//! Writing always produces `PBES2-HS256+A128KW` / `A256GCM` / `p2c` 8192 / a 12-byte `p2s` and a
-//! `created` header, exactly like jose2go. Reading accepts the other PBES2 and content-encryption
-//! variants and `"zip":"DEF"`, but refuses hostile iteration counts before deriving anything.
+//! Writing always produces `PBES2-HS256+A128KW` / `A256GCM` / a 12-byte `p2s` and a `created`
+//! header, exactly like jose2go, with `p2c` 8192 unless the user opted into more iterations
+//! (`--file-kdf-iterations`, at most [`MAX_WRITE_P2C`] so the Go tool still reads the item). Reading
+//! accepts the other PBES2 and content-encryption variants and `"zip":"DEF"`, but refuses hostile
+//! iteration counts before deriving anything.
 use std::io::Read;
 
 use aes_gcm::aead::generic_array::typenum::U12;
@@ -35,6 +37,9 @@ pub enum JweError {
 
 /// The iteration count jose2go (and the Go tool) uses.
 pub const DEFAULT_P2C: u32 = 8192;
+/// The largest iteration count we write: the most jose2go accepts for `PBES2-HS256+A128KW`, so
+/// an item written with it still opens in the Go tool (docs/backends.md, "Stronger encryption").
+pub const MAX_WRITE_P2C: u32 = 1_300_000;
 /// Largest plaintext we are willing to inflate from a `"zip":"DEF"` token.
 pub const MAX_INFLATED: usize = 4 * 1024 * 1024;
 
@@ -164,8 +169,9 @@ fn random<const N: usize>() -> Zeroizing<[u8; N]> {
 }
 
 /// Encrypt `plaintext` the way jose2go does for the Go `file` backend:
-/// `PBES2-HS256+A128KW`, `A256GCM`, `p2c` 8192, 12-byte `p2s`, a `created` header, no compression.
-pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> String {
+/// `PBES2-HS256+A128KW`, `A256GCM`, the given `p2c` (jose2go's is [`DEFAULT_P2C`]), 12-byte
+/// `p2s`, a `created` header, no compression.
+pub fn encrypt(plaintext: &[u8], passphrase: &[u8], p2c: u32) -> String {
     let created = go_time_now_string();
     encrypt_with(
         plaintext,
@@ -173,7 +179,7 @@ pub fn encrypt(plaintext: &[u8], passphrase: &[u8]) -> String {
         &Params {
             alg: Alg::Pbes2Hs256A128,
             enc: Enc::A256Gcm,
-            p2c: DEFAULT_P2C,
+            p2c,
             zip: false,
             created: Some(&created),
         },
@@ -564,6 +570,15 @@ fn printable(s: &str) -> String {
     format!("\"{out}\"")
 }
 
+/// The iteration count (`p2c`) a token was written with, read from its header alone (no key
+/// derivation), for reporting what `reencrypt` changes. Hostile counts are refused as in
+/// [`decrypt`].
+pub fn iterations(token: &str) -> Result<u32, JweError> {
+    let token = token.trim_matches(|c: char| c.is_ascii_whitespace());
+    let header_b64 = token.split('.').next().unwrap_or_default();
+    Ok(parse_header(header_b64)?.p2c)
+}
+
 /// Decrypt a JWE compact token produced with a password. Every parameter is validated — in
 /// particular `p2c` against the per-algorithm maximum — before any key derivation happens.
 pub fn decrypt(token: &str, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, JweError> {
@@ -794,7 +809,7 @@ mod tests {
 
     #[test]
     fn roundtrip_default_shape() {
-        let token = encrypt(b"{\"Key\":\"prod\"}", PW);
+        let token = encrypt(b"{\"Key\":\"prod\"}", PW, DEFAULT_P2C);
         let segs: Vec<&str> = token.split('.').collect();
         assert_eq!(segs.len(), 5);
         assert!(segs.iter().all(|s| !s.contains('=')));
@@ -817,8 +832,21 @@ mod tests {
     }
 
     #[test]
+    fn the_strongest_count_we_write_is_one_we_read() {
+        // MAX_WRITE_P2C is jose2go's read limit for HS256; our reader's must be the same, or an
+        // item we write with it would not open in the Go tool or here.
+        assert_eq!(u64::from(MAX_WRITE_P2C), Alg::Pbes2Hs256A128.max_p2c());
+        let token = encrypt(b"{}", PW, MAX_WRITE_P2C);
+        assert_eq!(header_json(&token)["p2c"], MAX_WRITE_P2C);
+        assert_eq!(iterations(&token).unwrap(), MAX_WRITE_P2C);
+        assert_eq!(&decrypt(&token, PW).unwrap()[..], b"{}");
+        assert_eq!(iterations(&encrypt(b"{}", PW, DEFAULT_P2C)).unwrap(), 8192);
+        assert!(matches!(iterations("garbage"), Err(JweError::Malformed(_))));
+    }
+
+    #[test]
     fn empty_passphrase_and_plaintext() {
-        let token = encrypt(b"", b"");
+        let token = encrypt(b"", b"", DEFAULT_P2C);
         assert_eq!(&decrypt(&token, b"").unwrap()[..], b"");
         assert_eq!(decrypt(&token, b"x"), Err(JweError::Decrypt));
     }
@@ -866,7 +894,7 @@ mod tests {
 
     #[test]
     fn wrong_passphrase_and_tampering_are_decrypt_errors() {
-        let token = encrypt(b"secret payload", PW);
+        let token = encrypt(b"secret payload", PW, DEFAULT_P2C);
         assert_eq!(decrypt(&token, b"wrong"), Err(JweError::Decrypt));
         let parts: Vec<&str> = token.split('.').collect();
         // Flip one bit in each of encrypted key, iv, ciphertext, tag.
@@ -908,7 +936,7 @@ mod tests {
 
     #[test]
     fn hostile_p2c_is_refused_before_derivation() {
-        let token = encrypt(b"x", PW);
+        let token = encrypt(b"x", PW, DEFAULT_P2C);
         let cases = [
             (
                 r#"{"alg":"PBES2-HS256+A128KW","enc":"A256GCM","p2c":99999999,"p2s":"AAAAAAAAAAAAAAAA"}"#,
@@ -966,7 +994,7 @@ mod tests {
 
     #[test]
     fn malformed_and_unsupported() {
-        let token = encrypt(b"x", PW);
+        let token = encrypt(b"x", PW, DEFAULT_P2C);
         let unsupported = [
             r#"{"alg":"dir","enc":"A256GCM"}"#,
             r#"{"alg":"PBES2-HS256+A128KW","enc":"A256CTR","p2c":1,"p2s":"AA"}"#,
@@ -997,7 +1025,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let token = encrypt(b"some plaintext", PW);
+        let token = encrypt(b"some plaintext", PW, DEFAULT_P2C);
         // Every truncation.
         for i in 0..token.len() {
             let _ = decrypt(&token[..i], PW);

@@ -198,6 +198,9 @@ pub struct Config {
     pub file_dir: Option<String>,
     /// `AWS_VAULT_FILE_PASSPHRASE` when the variable is set (even to an empty string).
     pub file_passphrase: Option<Zeroizing<String>>,
+    /// `--file-kdf-iterations` / `AWS_VAULT_FILE_KDF_ITERATIONS`: the PBKDF2 count for items the
+    /// file backend writes (validated by the CLI); `None` is the Go tool's 8192.
+    pub file_kdf_iterations: Option<u32>,
     /// The user's home directory, for `~/` expansion and defaults.
     pub home: std::path::PathBuf,
     pub keychain_name: String,
@@ -218,6 +221,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("backend", &self.backend)
             .field("file_dir", &self.file_dir)
+            .field("file_kdf_iterations", &self.file_kdf_iterations)
             .field(
                 "file_passphrase",
                 &self.file_passphrase.as_ref().map(|_| "<redacted>"),
