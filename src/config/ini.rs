@@ -200,12 +200,12 @@ impl Ini {
             let mut h = keys.build_hasher();
             let mut start = 0;
             for (dot, _) in name.match_indices('.') {
-                h.write(name[start..dot].as_bytes());
+                h.write(&name.as_bytes()[start..dot]);
                 on_dot(dot, h.finish());
                 h.write(b".");
                 start = dot + 1;
             }
-            h.write(name[start..].as_bytes());
+            h.write(&name.as_bytes()[start..]);
             super::work::add(name.len());
             h.finish()
         };
