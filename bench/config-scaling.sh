@@ -48,11 +48,10 @@ PY
 }
 # Seconds for one command, or ">120".
 seconds() {
-    local start end
+    local start end rc=0
     start=$(date +%s.%N)
-    if ! timeout 120 "$@" >/dev/null 2>&1; then
-        [ $? -eq 124 ] && { echo ">120"; return; }
-    fi
+    timeout 120 "$@" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 124 ] && { echo ">120"; return; }
     end=$(date +%s.%N)
     awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }'
 }
