@@ -1,4 +1,6 @@
 //! `aws-vault list`: profiles, stored credentials and cached sessions (docs/compatibility.md §1.3).
+use std::collections::HashSet;
+
 use clap::Args;
 use jiff::Timestamp;
 
@@ -60,10 +62,14 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
     ];
     let mut shown: Vec<&str> = Vec::new();
     let profiles = config.profile_names();
-    for profile in &profiles {
+    // One pass for all profiles: a walk per profile is quadratic in an include chain's length.
+    let start_urls = config.sso_start_urls_for(&profiles);
+    let profile_set: HashSet<&String> = profiles.iter().collect();
+    let credential_set: HashSet<&String> = credentials.iter().collect();
+    for (profile, url) in profiles.iter().zip(&start_urls) {
         let mut labels: Vec<&str> = Vec::new();
-        if let Some(url) = config.sso_start_url_for(profile) {
-            if let Some((_, label)) = oidc_labels.iter().find(|(u, _)| *u == url) {
+        if let Some(url) = url {
+            if let Some((_, label)) = oidc_labels.iter().find(|(u, _)| **u == **url) {
                 labels.push(label);
             }
         }
@@ -74,7 +80,7 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
                 .map(|(_, l)| l.as_str()),
         );
         shown.extend(labels.iter().copied());
-        let creds = if credentials.contains(profile) {
+        let creds = if credential_set.contains(profile) {
             profile.clone()
         } else {
             "-".into()
@@ -86,7 +92,7 @@ pub fn run(settings: &Settings, args: ListArgs) -> CommandResult {
         };
         rows.push([profile.clone(), creds, sessions]);
     }
-    for name in credentials.iter().filter(|c| !profiles.contains(c)) {
+    for name in credentials.iter().filter(|c| !profile_set.contains(c)) {
         rows.push(["-".into(), name.clone(), "-".into()]);
     }
     for (_, label) in oidc_labels.iter().chain(session_labels.iter()) {

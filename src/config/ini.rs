@@ -62,6 +62,11 @@ pub struct Section {
     pub name: String,
     keys: Vec<Key>,
     index: HashMap<String, usize>,
+    /// The nearest existing ancestor (`[a.b.c]` -> `[a.b]`, else `[a]`), linked once after
+    /// parsing so that a key read walks a chain of indexes instead of re-deriving and hashing
+    /// every shorter name on each read (which made reads in deeply nested sections cost the
+    /// square of the name's length).
+    parent: Option<usize>,
 }
 
 impl Section {
@@ -70,6 +75,7 @@ impl Section {
             name: name.to_string(),
             keys: Vec::new(),
             index: HashMap::new(),
+            parent: None,
         }
     }
 
@@ -144,6 +150,7 @@ impl Ini {
         } else {
             name
         };
+        super::work::add(name.len());
         self.index.get(name).copied()
     }
 
@@ -161,23 +168,72 @@ impl Ini {
     /// go-ini `Section.GetKey`: the section's own key, else (for a name containing `.`) the key as
     /// found from the nearest existing ancestor section, `[a.b.c]` -> `[a.b]` -> `[a]`. Returns
     /// the index of the section that owns the key, which is the context interpolation uses.
+    ///
+    /// A loop over the parent links, so no nesting depth can exhaust the stack.
     fn find_key(&self, sec: usize, key: &str) -> Option<(usize, &Key)> {
-        let section = self.sections.get(sec)?;
-        if let Some(k) = section.key(key) {
-            return Some((sec, k));
-        }
-        let mut name = section.name.as_str();
-        while let Some(dot) = name.rfind('.') {
-            name = &name[..dot];
-            if let Some(parent) = self.section_index(name) {
-                // The parent is strictly shorter (or DEFAULT, which has no dot), so this ends.
-                if parent == sec {
-                    return None;
-                }
-                return self.find_key(parent, key);
+        let mut current = sec;
+        loop {
+            super::work::add(1);
+            let section = self.sections.get(current)?;
+            if let Some(k) = section.key(key) {
+                return Some((current, k));
             }
+            current = section.parent?;
         }
-        None
+    }
+
+    /// Sets every section's [`Section::parent`] to what go-ini's lookup finds: for each `.` in
+    /// the name from the right, the text before it, if a section of that name exists (the empty
+    /// text meaning `DEFAULT`).
+    ///
+    /// Linear in the total length of the names: each name is hashed once, piece by piece, and
+    /// the hash of every prefix ending at a `.` is read off on the way, so a candidate parent is
+    /// a lookup by hash (confirmed by comparing the names) rather than hashing the prefix anew.
+    /// The hasher is randomly keyed, so crafted names cannot force collisions.
+    fn link_parents(&mut self) {
+        use std::hash::{BuildHasher, Hasher};
+        let keys = std::collections::hash_map::RandomState::new();
+        // `on_dot(position, hash of the text before it)`; returns the hash of the whole name.
+        // Whole names and prefixes are fed to the hasher in the same pieces, so equal texts
+        // get equal hashes.
+        let hash_pieces = |name: &str, on_dot: &mut dyn FnMut(usize, u64)| -> u64 {
+            let mut h = keys.build_hasher();
+            let mut start = 0;
+            for (dot, _) in name.match_indices('.') {
+                h.write(&name.as_bytes()[start..dot]);
+                on_dot(dot, h.finish());
+                h.write(b".");
+                start = dot + 1;
+            }
+            h.write(&name.as_bytes()[start..]);
+            super::work::add(name.len());
+            h.finish()
+        };
+        let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, section) in self.sections.iter().enumerate() {
+            let h = hash_pieces(&section.name, &mut |_, _| {});
+            by_hash.entry(h).or_default().push(i);
+        }
+        let default = self.section_index(DEFAULT_SECTION);
+        let mut dots: Vec<(usize, u64)> = Vec::new();
+        for i in 0..self.sections.len() {
+            dots.clear();
+            let name = self.sections[i].name.as_str();
+            hash_pieces(name, &mut |dot, h| dots.push((dot, h)));
+            let parent = dots.iter().rev().find_map(|&(dot, h)| {
+                if dot == 0 {
+                    return default;
+                }
+                let prefix = &name[..dot];
+                by_hash
+                    .get(&h)?
+                    .iter()
+                    .copied()
+                    .find(|&c| self.sections[c].name == prefix)
+            });
+            // A section is never its own parent (only DEFAULT could be, and it has no dot).
+            self.sections[i].parent = parent.filter(|&p| p != i);
+        }
     }
 
     /// go-ini `Key.transformValue`: repeatedly replace the first `%(name)s` with the raw value of
@@ -333,6 +389,7 @@ pub fn parse(text: &str) -> Result<Ini, ParseError> {
         let key_index = sec.set(name, value);
         nested_target = value_empty.then_some((section, key_index));
     }
+    ini.link_parents();
     Ok(ini)
 }
 
@@ -883,6 +940,49 @@ mod tests {
                         let _ = ini.get(&section.name, &key.name);
                     }
                 }
+            }
+        }
+    }
+
+    /// go-ini's lookup as written there: for each `.` from the right, the text before it, if a
+    /// section of that name exists.
+    fn reference_parent(ini: &Ini, sec: usize) -> Option<usize> {
+        let mut name = ini.sections[sec].name.as_str();
+        while let Some(dot) = name.rfind('.') {
+            name = &name[..dot];
+            if let Some(parent) = ini.section_index(name) {
+                return (parent != sec).then_some(parent);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn parent_links_match_go_ini_lookup() {
+        const PIECES: &[&str] = &["a", "b", ".", ".", "DEFAULT", "profile "];
+        let mut seed: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..next(8) {
+                let name: String = (0..1 + next(6))
+                    .map(|_| PIECES[next(PIECES.len())])
+                    .collect();
+                text.push_str(&format!("[{name}]\n"));
+            }
+            let ini = parse(&text).unwrap();
+            for sec in 0..ini.sections.len() {
+                assert_eq!(
+                    ini.sections[sec].parent,
+                    reference_parent(&ini, sec),
+                    "{:?} in {text:?}",
+                    ini.sections[sec].name
+                );
             }
         }
     }

@@ -22,6 +22,35 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+/// Units of work done by the parser's key lookups and the resolver's walks, counted in unit
+/// tests only, so that a test can prove a step linear (or not) without timing anything: one
+/// unit per section visited while looking a key up, per byte of a section name hashed while
+/// linking sections to their parents, per level of an `include_profile` walk.
+#[cfg(test)]
+pub(crate) mod work {
+    use std::cell::Cell;
+
+    thread_local! {
+        static UNITS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn add(n: usize) {
+        UNITS.with(|u| u.set(u.get().saturating_add(n as u64)));
+    }
+
+    /// The units counted on this thread since the last call.
+    pub(crate) fn take() -> u64 {
+        UNITS.with(|u| u.replace(0))
+    }
+}
+
+/// Outside unit tests counting is a no-op the optimiser removes.
+#[cfg(not(test))]
+pub(crate) mod work {
+    #[inline(always)]
+    pub(crate) fn add(_: usize) {}
+}
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -165,6 +194,7 @@ impl ConfigFile {
     /// `[default]` and `[profile default]` exist.
     pub fn profile_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for section in self.ini.sections() {
             let name = if section.name == resolve::DEFAULT_PROFILE {
                 match self.profile_section(resolve::DEFAULT_PROFILE) {
@@ -176,7 +206,7 @@ impl ConfigFile {
             } else {
                 continue;
             };
-            if !name.is_empty() && !names.iter().any(|n| n == name) {
+            if !name.is_empty() && seen.insert(name) {
                 names.push(name.to_string());
             }
         }

@@ -1224,3 +1224,178 @@ fn no_panics_on_odd_profiles() {
         }
     }
 }
+
+// ---- Linear resolution (what `list` does, on files built to be slow) ----
+
+/// The config work `list` does: parse, list the profiles, find every profile's start URL.
+/// Returns the units of [`work`] it took.
+fn list_work(text: &str) -> u64 {
+    work::take();
+    let f = file(text);
+    let profiles = f.profile_names();
+    let urls = f.sso_start_urls_for(&profiles);
+    assert_eq!(urls.len(), profiles.len());
+    work::take()
+}
+
+/// `p0` includes `p1` ... includes `p{n-1}`, which names an SSO session.
+fn include_chain(n: usize) -> String {
+    let mut text = String::from("[sso-session s]\nsso_start_url = https://s/start\n");
+    for i in 0..n {
+        if i + 1 < n {
+            text.push_str(&format!("[profile p{i}]\ninclude_profile = p{}\n", i + 1));
+        } else {
+            text.push_str(&format!("[profile p{i}]\nsso_session = s\n"));
+        }
+    }
+    text
+}
+
+/// `[profile a]`, `[profile a.a]`, `[profile a.a.a]`, ...: each inherits from the one before.
+fn nested_sections(n: usize) -> String {
+    let mut text = String::new();
+    let mut name = String::from("a");
+    for i in 0..n {
+        text.push_str(&format!("[profile {name}]\nk{i} = v\n"));
+        name.push_str(".a");
+    }
+    text
+}
+
+/// Work per byte of input must not grow with the size: doubling the file at most (about)
+/// doubles the work. A quadratic step would quadruple it.
+fn assert_linear(make: impl Fn(usize) -> String, n: usize) {
+    let (small, big) = (make(n), make(2 * n));
+    let (w_small, w_big) = (list_work(&small), list_work(&big));
+    let per_byte_small = w_small as f64 / small.len() as f64;
+    let per_byte_big = w_big as f64 / big.len() as f64;
+    assert!(
+        per_byte_big <= per_byte_small * 1.25,
+        "work {w_small} for {} bytes, {w_big} for {} bytes",
+        small.len(),
+        big.len()
+    );
+}
+
+#[test]
+fn list_is_linear_in_an_include_chain() {
+    assert_linear(include_chain, 1000);
+    assert_linear(include_chain, 4000);
+}
+
+#[test]
+fn list_is_linear_in_nested_dotted_sections() {
+    // The file itself grows with the square of the depth (each header repeats its parents).
+    assert_linear(nested_sections, 300);
+    assert_linear(nested_sections, 600);
+}
+
+#[test]
+fn a_name_with_many_dots_costs_its_length() {
+    // No ancestor exists: go-ini's lookup tries every shorter name, each hashed anew.
+    let make = |n: usize| format!("[profile {}]\nk = v\n", "x.".repeat(n));
+    assert_linear(make, 5000);
+}
+
+#[test]
+fn start_url_table_matches_the_walk_on_a_long_chain() {
+    let f = file(&include_chain(300));
+    let profiles = f.profile_names();
+    let table = f.sso_start_urls_for(&profiles);
+    for (p, url) in profiles.iter().zip(&table) {
+        assert_eq!(url.as_deref(), Some("https://s/start"), "{p}");
+        assert_eq!(f.sso_start_url_for(p).as_deref(), url.as_deref(), "{p}");
+    }
+}
+
+/// Random include graphs (loops, self-includes, missing profiles, `[default]` in the chain,
+/// sessions with and without URLs, inline URLs): the one-pass table equals one walk each.
+#[test]
+fn start_url_table_matches_the_walk_on_random_graphs() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for _ in 0..400 {
+        let nodes = 1 + next(7);
+        let mut text = String::from(
+            "[sso-session s1]\nsso_start_url = https://s1/\n[sso-session s2]\nsso_region = r\n",
+        );
+        for i in 0..=nodes {
+            let name = if i == nodes {
+                "[default]".to_string()
+            } else {
+                format!("[profile n{i}]")
+            };
+            if next(5) == 0 {
+                continue; // a profile that is only referred to
+            }
+            text.push_str(&name);
+            text.push('\n');
+            match next(4) {
+                0 => text.push_str(&format!("include_profile = n{}\n", next(nodes + 1))),
+                1 => text.push_str("include_profile = default\n"),
+                _ => {}
+            }
+            match next(5) {
+                0 => text.push_str("sso_session = s1\n"),
+                1 => text.push_str("sso_session = s2\n"),
+                2 => text.push_str("sso_session = s3\n"),
+                _ => {}
+            }
+            if next(3) == 0 {
+                text.push_str(&format!("sso_start_url = https://inline{i}/\n"));
+            }
+        }
+        let f = file(&text);
+        let mut profiles = f.profile_names();
+        profiles.extend(["n0".to_string(), "nosuch".into(), "default".into()]);
+        let table = f.sso_start_urls_for(&profiles);
+        for (p, url) in profiles.iter().zip(&table) {
+            assert_eq!(
+                url.as_deref(),
+                f.sso_start_url_for(p).as_deref(),
+                "{p} in\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_100k_deep_include_chain_resolves_without_overflowing_the_stack() {
+    let f = file(&include_chain(100_000));
+    let p = f
+        .resolve("p0", &Env::new(), &BaseValues::default())
+        .unwrap();
+    assert_eq!(p.sso_start_url.as_deref(), Some("https://s/start"));
+    assert_eq!(
+        f.sso_start_url_for("p0").as_deref(),
+        Some("https://s/start")
+    );
+    let table = f.sso_start_urls_for(&["p0".to_string()]);
+    assert_eq!(table[0].as_deref(), Some("https://s/start"));
+}
+
+#[test]
+fn a_100k_deep_source_chain_is_a_clear_error() {
+    let mut text = String::new();
+    for i in 0..100_000 {
+        text.push_str(&format!("[profile p{i}]\nsource_profile = p{}\n", i + 1));
+    }
+    let e = file(&text)
+        .resolve("p0", &Env::new(), &BaseValues::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("p0"), "{e}");
+}
+
+#[test]
+fn deeply_nested_sections_read_without_overflowing_the_stack() {
+    // 5,000 levels: a 25 MB file, beyond what `load` accepts, but `parse` takes it.
+    let f = file(&nested_sections(5000));
+    let deepest = format!("a{}", ".a".repeat(4999));
+    assert_eq!(f.own_value(&deepest, "k0").as_deref(), Some("v"));
+    assert_eq!(f.own_value(&deepest, "missing"), None);
+}

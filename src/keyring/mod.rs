@@ -7,7 +7,7 @@
 
 pub mod file;
 pub mod item;
-mod jwe;
+pub mod jwe;
 pub mod keychain;
 #[cfg(target_os = "linux")]
 pub mod keyctl;

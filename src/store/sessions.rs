@@ -376,6 +376,19 @@ mod tests {
         assert_eq!(k.serial, "");
     }
 
+    /// Found by the `session_key` fuzz target: a profile field of only newlines matches Go's
+    /// `[^,]+` and decodes (newlines are skipped, as Go's decoder does) to an empty profile. It
+    /// is a session key, as for the Go tool, so it is never shown as long-term credentials; but
+    /// it cannot be written back, because a key we write always has a non-empty profile.
+    #[test]
+    fn a_profile_of_newlines_decodes_to_empty_and_is_still_a_session_key() {
+        let k = SessionKey::parse("\u{fffd}2,\n\n\n\n,,000").unwrap();
+        assert_eq!(k.profile, "");
+        assert_eq!(k.expiry, 0);
+        assert_eq!(SessionKey::parse(&k.to_key()), None);
+        assert!(crate::store::reserved_kind("\u{fffd}2,\n\n\n\n,,000").is_some());
+    }
+
     #[test]
     fn rejects_non_session_keys() {
         for k in [
