@@ -18,6 +18,7 @@ pub mod onepassword;
 pub mod pass;
 #[cfg(target_os = "linux")]
 pub mod secret_service;
+pub mod wincred;
 
 use std::fmt;
 
@@ -86,6 +87,7 @@ pub struct Backend {
 const LINUX: bool = cfg!(target_os = "linux");
 const MACOS: bool = cfg!(target_os = "macos");
 const UNIX: bool = cfg!(unix);
+const WINDOWS: bool = cfg!(windows);
 /// The Go library leaves the 1Password backends out on FreeBSD.
 const ONEPASSWORD: bool = !cfg!(target_os = "freebsd");
 
@@ -98,7 +100,8 @@ const ONEPASSWORD: bool = !cfg!(target_os = "freebsd");
 #[rustfmt::skip]
 pub const BACKENDS: &[Backend] = &[
     Backend { name: "keychain", available: MACOS, auto: true },
-    Backend { name: "wincred", available: false, auto: true },
+    Backend { name: "wincred", available: WINDOWS, auto: true },
+    Backend { name: "winhello", available: false, auto: true },
     Backend { name: "secret-service", available: LINUX, auto: true },
     Backend { name: "kwallet", available: LINUX, auto: true },
     Backend { name: "keyctl", available: LINUX, auto: false },
@@ -338,6 +341,8 @@ fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn
             pass::Flavor::Passage,
             auto,
         )?)),
+        #[cfg(windows)]
+        "wincred" => Ok(Box::new(wincred::sys::WincredKeyring::open(cfg)?)),
         "op-connect" => Ok(Box::new(onepassword::connect::open(cfg)?)),
         "op" => Ok(Box::new(onepassword::cli::open(cfg, false)?)),
         "op-desktop" => Ok(Box::new(onepassword::cli::open(cfg, true)?)),
