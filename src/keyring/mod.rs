@@ -19,6 +19,7 @@ pub mod pass;
 #[cfg(target_os = "linux")]
 pub mod secret_service;
 pub mod wincred;
+pub mod winhello;
 
 use std::fmt;
 
@@ -101,7 +102,7 @@ const ONEPASSWORD: bool = !cfg!(target_os = "freebsd");
 pub const BACKENDS: &[Backend] = &[
     Backend { name: "keychain", available: MACOS, auto: true },
     Backend { name: "wincred", available: WINDOWS, auto: true },
-    Backend { name: "winhello", available: false, auto: true },
+    Backend { name: "winhello", available: WINDOWS, auto: true },
     Backend { name: "secret-service", available: LINUX, auto: true },
     Backend { name: "kwallet", available: LINUX, auto: true },
     Backend { name: "keyctl", available: LINUX, auto: false },
@@ -343,6 +344,8 @@ fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn
         )?)),
         #[cfg(windows)]
         "wincred" => Ok(Box::new(wincred::sys::WincredKeyring::open(cfg)?)),
+        #[cfg(windows)]
+        "winhello" => Ok(Box::new(winhello::sys::WinHelloKeyring::open(cfg)?)),
         "op-connect" => Ok(Box::new(onepassword::connect::open(cfg)?)),
         "op" => Ok(Box::new(onepassword::cli::open(cfg, false)?)),
         "op-desktop" => Ok(Box::new(onepassword::cli::open(cfg, true)?)),
