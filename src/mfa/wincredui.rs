@@ -4,7 +4,7 @@
 //!
 //! Every string handed to the dialog is NUL-terminated UTF-16, as the `W` function requires.
 //! The Go tool passes the target name as a byte string, which the dialog reads as garbage
-//! UTF-16 (docs/differences.md D63). The arguments are built by [`Args::new`], a pure function
+//! UTF-16 (docs/differences.md D62). The arguments are built by [`Args::new`], a pure function
 //! tested on every platform; only the call itself is Windows-only.
 #![cfg_attr(not(windows), allow(dead_code))]
 
