@@ -392,3 +392,38 @@ impl fmt::Display for OpenError {
 }
 
 impl std::error::Error for OpenError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Go tool's registration order on Windows: wincred first, then winhello, file and
+    /// the 1Password backends (Proton Pass is not in this build).
+    #[cfg(windows)]
+    #[test]
+    fn windows_backends_in_the_go_order() {
+        assert_eq!(
+            available_backends(),
+            ["wincred", "winhello", "file", "op-connect", "op", "op-desktop"]
+        );
+        assert_eq!(default_order()[0], "wincred");
+        assert!(matches!(
+            check_name("keychain"),
+            Err(OpenError::NotInThisBuild { .. })
+        ));
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn windows_backends_are_refused_elsewhere_with_the_list() {
+        for name in ["wincred", "winhello"] {
+            let err = check_name(name).unwrap_err();
+            assert!(matches!(err, OpenError::NotInThisBuild { .. }), "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("available backends: {}", available_backends().join(", "))),
+                "{err}"
+            );
+        }
+    }
+}

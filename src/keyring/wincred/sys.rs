@@ -37,7 +37,7 @@ fn last_error(what: &str, target: &str) -> Error {
 }
 
 /// The blob of one generic credential.
-pub(crate) fn read(target: &str) -> Result<Zeroizing<Vec<u8>>> {
+pub fn read(target: &str) -> Result<Zeroizing<Vec<u8>>> {
     let name = wide(target);
     let mut cred: *mut CREDENTIALW = ptr::null_mut();
     // SAFETY: `name` is NUL-terminated; on success `cred` points to a buffer the system owns
@@ -62,7 +62,7 @@ pub(crate) fn read(target: &str) -> Result<Zeroizing<Vec<u8>>> {
     }
 }
 
-pub(crate) fn write(target: &str, blob: &[u8]) -> Result<()> {
+pub fn write(target: &str, blob: &[u8]) -> Result<()> {
     let mut name = wide(target);
     let mut blob = Zeroizing::new(blob.to_vec());
     // SAFETY: an all-zero CREDENTIALW is a valid "empty" value (null pointers, zero sizes).
@@ -83,7 +83,7 @@ pub(crate) fn write(target: &str, blob: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn delete(target: &str) -> Result<()> {
+pub fn delete(target: &str) -> Result<()> {
     let name = wide(target);
     // SAFETY: `name` is NUL-terminated.
     if unsafe { CredDeleteW(name.as_ptr(), CRED_TYPE_GENERIC, 0) } == 0 {
@@ -93,7 +93,7 @@ pub(crate) fn delete(target: &str) -> Result<()> {
 }
 
 /// Target names matching `filter` (`*` at the end is the only wildcard Windows allows).
-pub(crate) fn enumerate(filter: &str) -> Result<Vec<String>> {
+pub fn enumerate(filter: &str) -> Result<Vec<String>> {
     let filter_w = wide(filter);
     let mut count: u32 = 0;
     let mut creds: *mut *mut CREDENTIALW = ptr::null_mut();

@@ -178,7 +178,7 @@ fn unwrap(name: &str, wrapped: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>,
     }
 }
 
-/// The Credential Manager side: the same calls as `wincred`, other target names.
+// The Credential Manager side: the same calls as `wincred`, other target names.
 use crate::keyring::wincred::sys::{delete, enumerate, read, write};
 
 impl Keyring for WinHelloKeyring {
