@@ -24,8 +24,11 @@ fn unique(prefix: &str) -> String {
 fn wincred_round_trip_of_a_small_item_uses_the_go_layout() {
     let kr = WincredKeyring::open(&Config::default()).unwrap();
     let key = unique("native-small");
-    kr.set(&item(&key, br#"{"AccessKeyID":"AKIA","SecretAccessKey":"s"}"#.to_vec()))
-        .unwrap();
+    kr.set(&item(
+        &key,
+        br#"{"AccessKeyID":"AKIA","SecretAccessKey":"s"}"#.to_vec(),
+    ))
+    .unwrap();
     assert!(kr.keys().unwrap().contains(&key));
     assert_eq!(
         &*wincred::sys::read(&wincred::target_name(&key)).unwrap(),
@@ -40,17 +43,21 @@ fn wincred_stores_items_over_the_blob_limit() {
     let kr = WincredKeyring::open(&Config::default()).unwrap();
     let key = unique("oidc:https://native.example/start");
     // Windows itself refuses this as one blob: the limit is real here.
-    let big: Vec<u8> = (0..(3 * wincred::MAX_BLOB + 11)).map(|i| b'a' + (i % 26) as u8).collect();
+    let big: Vec<u8> = (0..(3 * wincred::MAX_BLOB + 11))
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
     assert!(wincred::sys::write(&unique("native-raw"), &big).is_err());
     kr.set(&item(&key, big.clone())).unwrap();
     assert_eq!(&*kr.get(&key).unwrap().data, &big[..]);
     // Overwriting with a small item drops the parts.
     kr.set(&item(&key, b"small".to_vec())).unwrap();
     assert_eq!(&*kr.get(&key).unwrap().data, b"small");
-    assert!(wincred::sys::enumerate(&format!("{}*", wincred::CHUNK_PREFIX))
-        .unwrap()
-        .iter()
-        .all(|t| !t.ends_with(&key)));
+    assert!(
+        wincred::sys::enumerate(&format!("{}*", wincred::CHUNK_PREFIX))
+            .unwrap()
+            .iter()
+            .all(|t| !t.ends_with(&key))
+    );
     kr.remove(&key).unwrap();
 }
 
@@ -67,7 +74,10 @@ fn winhello_opens_and_fails_cleanly_without_hello() {
         }
         Err(e) => {
             let text = e.to_string();
-            assert!(text.contains("winhello") || text.contains("Windows Hello"), "{text}");
+            assert!(
+                text.contains("winhello") || text.contains("Windows Hello"),
+                "{text}"
+            );
         }
     }
 }

@@ -482,7 +482,10 @@ pub fn encode_file_name_for(key: &str, windows: bool) -> String {
     }
     let mut out = String::with_capacity(key.len());
     let stem = key.split('.').next().unwrap_or("");
-    let reserved = windows && WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem));
+    let reserved = windows
+        && WINDOWS_RESERVED
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(stem));
     for (i, c) in key.char_indices() {
         let last = i + c.len_utf8() == key.len();
         match c {
@@ -605,7 +608,10 @@ mod tests {
 
     #[test]
     fn file_name_encoding() {
-        assert_eq!(encode_file_name_for("abc/.././123", false), "abc%2F..%2F.%2F123");
+        assert_eq!(
+            encode_file_name_for("abc/.././123", false),
+            "abc%2F..%2F.%2F123"
+        );
         assert_eq!(
             encode_file_name_for("oidc:https://x.awsapps.com/start", false),
             "oidc:https:%2F%2Fx.awsapps.com%2Fstart"
@@ -621,7 +627,10 @@ mod tests {
             "é/ü%",
             "sts.GetSessionToken,cHJvZA,,1735689600",
         ] {
-            assert_eq!(decode_file_name(&encode_file_name_for(key, false)), key.as_bytes());
+            assert_eq!(
+                decode_file_name(&encode_file_name_for(key, false)),
+                key.as_bytes()
+            );
         }
         assert_eq!(decode_file_name("a%2fb%2Fc"), b"a/b/c");
         assert_eq!(decode_file_name("50%"), b"50%");
@@ -646,7 +655,13 @@ mod tests {
         assert_eq!(enc("NUL.json"), "%4EUL.json");
         assert_eq!(enc("console"), "console");
         // Every name the Go tool can create on Windows is unchanged.
-        for key in ["prod", "a,b c", "sts.GetSessionToken,cHJvZA,,1735689600", "100%/x", "é"] {
+        for key in [
+            "prod",
+            "a,b c",
+            "sts.GetSessionToken,cHJvZA,,1735689600",
+            "100%/x",
+            "é",
+        ] {
             assert_eq!(enc(key), encode_file_name_for(key, false));
         }
         for key in [

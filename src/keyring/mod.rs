@@ -404,7 +404,14 @@ mod tests {
     fn windows_backends_in_the_go_order() {
         assert_eq!(
             available_backends(),
-            ["wincred", "winhello", "file", "op-connect", "op", "op-desktop"]
+            [
+                "wincred",
+                "winhello",
+                "file",
+                "op-connect",
+                "op",
+                "op-desktop"
+            ]
         );
         assert_eq!(default_order()[0], "wincred");
         assert!(matches!(
@@ -420,8 +427,10 @@ mod tests {
             let err = check_name(name).unwrap_err();
             assert!(matches!(err, OpenError::NotInThisBuild { .. }), "{err}");
             assert!(
-                err.to_string()
-                    .contains(&format!("available backends: {}", available_backends().join(", "))),
+                err.to_string().contains(&format!(
+                    "available backends: {}",
+                    available_backends().join(", ")
+                )),
                 "{err}"
             );
         }

@@ -222,7 +222,10 @@ mod tests {
         let data: Vec<u8> = (0..(2 * MAX_BLOB + 7)).map(|i| (i % 251) as u8).collect();
         let l = layout("oidc:https://x/start", &data, "0123456789abcdef");
         assert!(l.blob.len() <= MAX_BLOB);
-        assert_eq!(l.blob[0], b'A', "the header is not JSON, so the Go tool ignores it");
+        assert_eq!(
+            l.blob[0], b'A',
+            "the header is not JSON, so the Go tool ignores it"
+        );
         assert_eq!(l.parts.len(), 3);
         assert!(l.parts.iter().all(|(_, b)| b.len() <= MAX_BLOB));
         let header = Header::parse(&l.blob).expect("header");

@@ -96,7 +96,13 @@ pub fn seal(
     let aad = aad(key);
     let cipher = Aes256Gcm::new(cek.into());
     let ciphertext = cipher
-        .encrypt(Nonce::from_slice(nonce), Payload { msg: data, aad: &aad })
+        .encrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: data,
+                aad: &aad,
+            },
+        )
         .map_err(|_| EnvelopeError::Decrypt)?;
     let wrapped = wrap(cek).map_err(EnvelopeError::Key)?;
     let env = Envelope {
@@ -220,7 +226,15 @@ mod tests {
     fn envelope_layout_is_byte_exact() {
         let cek = [7u8; 32];
         let nonce = [1u8; 12];
-        let blob = seal("prod", b"{\"x\":1}", &key_name("S-1-5-21-9"), &cek, &nonce, wrap).unwrap();
+        let blob = seal(
+            "prod",
+            b"{\"x\":1}",
+            &key_name("S-1-5-21-9"),
+            &cek,
+            &nonce,
+            wrap,
+        )
+        .unwrap();
         let text = String::from_utf8(blob.clone()).unwrap();
         let prefix = r#"{"version":1,"provider":"Microsoft Passport Key Storage Provider","key_name":"S-1-5-21-9//ByteNess/keyring-winhello/keyring-winhello-v1","content_alg":"AES-256-GCM","wrap_alg":"RSAES-PKCS1-v1_5","nonce":"AQEBAQEBAQEBAQEB","wrapped_cek":""#;
         assert!(text.starts_with(prefix), "{text}");
@@ -259,7 +273,10 @@ mod tests {
         ct[0] ^= 1;
         env.ciphertext = STANDARD.encode(ct);
         let bad = serde_json::to_vec(&env).unwrap();
-        assert_eq!(open("prod", &bad, unwrap).unwrap_err(), EnvelopeError::Decrypt);
+        assert_eq!(
+            open("prod", &bad, unwrap).unwrap_err(),
+            EnvelopeError::Decrypt
+        );
         env.version = 2;
         assert!(matches!(
             open("prod", &serde_json::to_vec(&env).unwrap(), unwrap),

@@ -52,7 +52,8 @@ x86_64-w64-mingw32-gcc -O2 -o "$bin/gocred.exe" "$here/gocred.c" -ladvapi32
 
 # A clean environment: nothing of the caller's AWS_*, SHELL or HOME reaches the Windows side.
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all
-base_env=(env -i "PATH=/usr/bin:/bin" "HOME=$work/home" "USER=${USER:-root}"
+wuser=${USER:-$(id -un)}
+base_env=(env -i "PATH=/usr/bin:/bin" "HOME=$work/home" "USER=$wuser"
     "WINEPREFIX=$WINEPREFIX" "WINEDEBUG=-all")
 extra=()
 # run_av [VAR=value ...] -- ARGS...: aws-vault.exe with extra variables; stdout to $work/out,
@@ -83,8 +84,9 @@ expect_rc 0 "--version"
 grep -qE '^v?[0-9]+\.[0-9]+' "$work/out" || die "--version printed: $(cat "$work/out")"
 ok "--version"
 
-profile_dir=$(echo "$WINEPREFIX"/drive_c/users/*)
-[ -d "$profile_dir" ] || die "no user profile in the prefix"
+# Wine names the Windows user after the Unix one: %USERPROFILE% is C:\users\<user>.
+profile_dir="$WINEPREFIX/drive_c/users/$wuser"
+[ -d "$profile_dir" ] || die "no user profile $profile_dir in the prefix"
 
 key=AKIAWINE0000000EXAMP
 secret=winesecret0000000000000000000000000000000

@@ -47,7 +47,10 @@ fn current_sid() -> std::result::Result<String, String> {
     unsafe {
         let mut token: HANDLE = ptr::null_mut();
         if OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) == 0 {
-            return Err(format!("winhello: OpenProcessToken: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "winhello: OpenProcessToken: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         let mut len = 0u32;
         GetTokenInformation(token, TokenUser, ptr::null_mut(), 0, &mut len);
@@ -55,12 +58,18 @@ fn current_sid() -> std::result::Result<String, String> {
         let ok = GetTokenInformation(token, TokenUser, buf.as_mut_ptr().cast(), len, &mut len);
         CloseHandle(token);
         if ok == 0 {
-            return Err(format!("winhello: GetTokenInformation: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "winhello: GetTokenInformation: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         let user = &*(buf.as_ptr() as *const TOKEN_USER);
         let mut s: *mut u16 = ptr::null_mut();
         if ConvertSidToStringSidW(user.User.Sid, &mut s) == 0 {
-            return Err(format!("winhello: ConvertSidToStringSidW: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "winhello: ConvertSidToStringSidW: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         let mut n = 0;
         while *s.add(n) != 0 {
@@ -147,12 +156,30 @@ fn wrap(name: &str, cek: &[u8]) -> std::result::Result<Vec<u8>, String> {
     unsafe {
         hr(
             "NCryptEncrypt",
-            NCryptEncrypt(key.0, cek.as_ptr(), cek.len() as u32, ptr::null(), ptr::null_mut(), 0, &mut len, NCRYPT_PAD_PKCS1_FLAG),
+            NCryptEncrypt(
+                key.0,
+                cek.as_ptr(),
+                cek.len() as u32,
+                ptr::null(),
+                ptr::null_mut(),
+                0,
+                &mut len,
+                NCRYPT_PAD_PKCS1_FLAG,
+            ),
         )?;
         let mut out = vec![0u8; len as usize];
         hr(
             "NCryptEncrypt",
-            NCryptEncrypt(key.0, cek.as_ptr(), cek.len() as u32, ptr::null(), out.as_mut_ptr(), len, &mut len, NCRYPT_PAD_PKCS1_FLAG),
+            NCryptEncrypt(
+                key.0,
+                cek.as_ptr(),
+                cek.len() as u32,
+                ptr::null(),
+                out.as_mut_ptr(),
+                len,
+                &mut len,
+                NCRYPT_PAD_PKCS1_FLAG,
+            ),
         )?;
         out.truncate(len as usize);
         Ok(out)
@@ -166,12 +193,30 @@ fn unwrap(name: &str, wrapped: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>,
     unsafe {
         hr(
             "NCryptDecrypt",
-            NCryptDecrypt(key.0, wrapped.as_ptr(), wrapped.len() as u32, ptr::null(), ptr::null_mut(), 0, &mut len, NCRYPT_PAD_PKCS1_FLAG),
+            NCryptDecrypt(
+                key.0,
+                wrapped.as_ptr(),
+                wrapped.len() as u32,
+                ptr::null(),
+                ptr::null_mut(),
+                0,
+                &mut len,
+                NCRYPT_PAD_PKCS1_FLAG,
+            ),
         )?;
         let mut out = Zeroizing::new(vec![0u8; len as usize]);
         hr(
             "NCryptDecrypt",
-            NCryptDecrypt(key.0, wrapped.as_ptr(), wrapped.len() as u32, ptr::null(), out.as_mut_ptr(), len, &mut len, NCRYPT_PAD_PKCS1_FLAG),
+            NCryptDecrypt(
+                key.0,
+                wrapped.as_ptr(),
+                wrapped.len() as u32,
+                ptr::null(),
+                out.as_mut_ptr(),
+                len,
+                &mut len,
+                NCRYPT_PAD_PKCS1_FLAG,
+            ),
         )?;
         out.truncate(len as usize);
         Ok(out)
