@@ -128,7 +128,7 @@ mod tests {
             String::from_utf16(&a.user[..end]).unwrap(),
             "123456789012/jön"
         );
-        assert_eq!(FLAGS, 0x1C0080);
+        assert_eq!(FLAGS, 0x14_0080);
     }
 
     #[test]
