@@ -78,10 +78,14 @@ gocred() {
     "${base_env[@]}" "$wine" "$bin/gocred.exe" "$@"
 }
 
-# First start creates the prefix (~20 s).
+# Create the prefix first (~20 s) and wait until Wine has finished setting it up: the first
+# program started in a new prefix may otherwise return before its output is written.
+"${base_env[@]}" "$wine" wineboot --init >/dev/null 2>&1 || die "wineboot failed"
+/usr/lib/wine/wineserver -w
 run_av -- --version
 expect_rc 0 "--version"
-grep -qE '^v?[0-9]+\.[0-9]+' "$work/out" || die "--version printed: $(cat "$work/out")"
+# Like the Go tool (kingpin), the version goes to stderr.
+grep -qE '^v?[0-9]+\.[0-9]+' "$work/err" || die "--version printed: $(cat "$work/err")"
 ok "--version"
 
 # Wine names the Windows user after the Unix one: %USERPROFILE% is C:\users\<user>.
@@ -128,7 +132,7 @@ backend_suite() {
     expect_rc 0 "$backend: exec exit 0"
     run_av -- exec --no-session "$p" -- no-such-program-here
     [ "$rc" != 0 ] || die "$backend: exec of a missing program succeeded"
-    grep -q 'aws-vault: error: exec: "no-such-program-here"' "$work/err" ||
+    grep -qF 'aws-vault: error: exec: exec: "no-such-program-here"' "$work/err" ||
         die "$backend: exec of a missing program: $(cat "$work/err")"
     ok "$backend: exec runs the child, passes its environment and exit code"
 
