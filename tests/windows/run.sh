@@ -194,8 +194,8 @@ wait "$moto_pid" 2>/dev/null || true
 moto_pid=""
 run_av -- export --format=json ours
 expect_rc 0 "wincred: cached session"
-grep -qF "\"AccessKeyId\":\"$session_key\"" "$work/out" ||
-    die "wincred: the second export did not reuse the cached session: $(cat "$work/out")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["AccessKeyId"]==sys.argv[2] and d.get("SessionToken"), d' \
+    "$work/out" "$session_key" || die "wincred: the second export did not reuse the cached session: $(cat "$work/out")"
 ok "wincred: an STS session from moto is cached in wincred and reused"
 
 # The ECS server under Wine, queried from Linux. The child writes its variables, then waits
@@ -227,7 +227,8 @@ bad=$(curl -sS -H "Authorization: wrong-$token" -o /dev/null -w '%{http_code}' "
 touch "$stop"
 wait "$ecs_job" || true
 [ "$(tail -1 <<<"$good")" = 200 ] || die "ecs: right token got $(tail -1 <<<"$good")"
-grep -qF "\"AccessKeyId\":\"$session_key\"" <<<"$good" || die "ecs: body: $good"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["AccessKeyId"]==sys.argv[2] and d["Token"], d' \
+    "$(head -n -1 <<<"$good")" "$session_key" || die "ecs: body: $good"
 [ "$bad" = 403 ] || die "ecs: wrong token got $bad, expected 403"
 [ "$(cat "$work/ecs.rc")" = 7 ] || die "ecs: exit code $(cat "$work/ecs.rc"), expected the child's 7; stderr: $(cat "$work/ecs.stderr")"
 ok "ecs: exec --ecs-server under Wine serves the cached session to the right token only, and forwards the child's exit code"

@@ -47,7 +47,7 @@ pub fn read(target: &str) -> Result<Zeroizing<Vec<u8>>> {
     }
     // SAFETY: `cred` is valid until CredFree; the blob has CredentialBlobSize bytes.
     unsafe {
-        let c = &*cred;
+        let c: CREDENTIALW = cred.read_unaligned();
         let blob = if c.CredentialBlob.is_null() || c.CredentialBlobSize == 0 {
             Zeroizing::new(Vec::new())
         } else {
@@ -105,19 +105,23 @@ pub fn enumerate(filter: &str) -> Result<Vec<String>> {
         };
     }
     let mut out = Vec::with_capacity(count as usize);
-    // SAFETY: as above; TargetName is a NUL-terminated UTF-16 string.
+    // SAFETY: as above; TargetName is a NUL-terminated UTF-16 string. Every read is
+    // unaligned: Wine's CredEnumerateW packs the array it returns without padding.
     unsafe {
         for i in 0..count as usize {
-            let c = &**creds.add(i);
+            let c: CREDENTIALW = creds.add(i).read_unaligned().read_unaligned();
             if c.Type != CRED_TYPE_GENERIC || c.TargetName.is_null() {
                 continue;
             }
-            let mut len = 0;
-            while *c.TargetName.add(len) != 0 {
-                len += 1;
+            let mut name = Vec::new();
+            loop {
+                let unit = c.TargetName.add(name.len()).read_unaligned();
+                if unit == 0 {
+                    break;
+                }
+                name.push(unit);
             }
-            let name = std::slice::from_raw_parts(c.TargetName, len);
-            if let Ok(name) = String::from_utf16(name) {
+            if let Ok(name) = String::from_utf16(&name) {
                 out.push(name);
             }
         }
