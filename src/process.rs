@@ -163,6 +163,8 @@ pub fn run_subprocess(cmd: &str, args: &[String], env: &ChildEnv) -> Result<i32,
     // forwarded rather than killing aws-vault (and leaving the child and any server behind).
     #[cfg(unix)]
     let signals = catch_signals();
+    #[cfg(windows)]
+    survive_console_interrupts();
     let mut child = command(cmd, args, env)
         .spawn()
         .map_err(|e| start_error(cmd, e))?;
@@ -196,6 +198,27 @@ pub fn spawn_subprocess(
         on_exit();
         result
     })
+}
+
+/// Windows has no signals to forward: Ctrl-C and Ctrl-Break go to every process attached to
+/// the console, the child included. aws-vault only has to outlive them, so that it still waits
+/// for the child and passes on its exit code (the Go tool catches them for the same reason).
+/// A handler, not `SetConsoleCtrlHandler(NULL, TRUE)`: that flag would be inherited and make
+/// the child ignore Ctrl-C too.
+#[cfg(windows)]
+fn survive_console_interrupts() {
+    use windows_sys::core::BOOL;
+    use windows_sys::Win32::System::Console::{
+        SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_C_EVENT,
+    };
+    unsafe extern "system" fn handler(event: u32) -> BOOL {
+        (event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT) as BOOL
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: `handler` is a plain function valid for the life of the process.
+    ONCE.call_once(|| unsafe {
+        SetConsoleCtrlHandler(Some(handler), 1);
+    });
 }
 
 #[cfg(unix)]

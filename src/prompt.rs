@@ -56,8 +56,8 @@ pub fn is_no_terminal(e: &io::Error) -> bool {
     }
     #[cfg(not(unix))]
     {
-        let _ = raw;
-        e.kind() == io::ErrorKind::NotFound
+        // ERROR_INVALID_HANDLE: a process without a console opening CONIN$.
+        e.kind() == io::ErrorKind::NotFound || raw == Some(6)
     }
 }
 
@@ -68,7 +68,15 @@ pub fn read_line(prompt: &str) -> io::Result<String> {
         .write(true)
         .open(TTY)
         .map_err(no_terminal)?;
-    let mut writer = &tty;
+    // Windows: the console's input and output are two devices; CONIN$ cannot be written.
+    #[cfg(windows)]
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .open("CONOUT$")
+        .map_err(no_terminal)?;
+    #[cfg(not(windows))]
+    let out = tty.try_clone()?;
+    let mut writer = &out;
     writer.write_all(prompt.as_bytes())?;
     writer.flush()?;
     let mut line = String::new();

@@ -160,7 +160,7 @@ pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce() + Send + 'static) -
         opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let file = opts.open(&path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
+        if cfg!(unix) && e.raw_os_error() == Some(libc::ELOOP) {
             io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!("{} is a symbolic link; remove it", path.display()),

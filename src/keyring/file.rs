@@ -34,6 +34,11 @@ const NO_TERMINAL: &str =
 
 type Prompter = Box<dyn Fn(&str) -> io::Result<String> + Send + Sync>;
 
+#[cfg(not(windows))]
+type DirLock = fs::File;
+#[cfg(windows)]
+type DirLock = win::NamedMutex;
+
 /// The `file` keyring. Construction does no I/O; the directory is read and the passphrase
 /// obtained on first use.
 pub struct FileKeyring {
@@ -283,17 +288,26 @@ impl FileKeyring {
         Ok(())
     }
 
-    /// An exclusive `flock` on the key directory itself (no lock file, so nothing extra shows
-    /// up in the directory the Go tool lists). Released when the handle is dropped.
-    fn lock_dir_for_first_write(&self) -> Result<fs::File> {
+    /// An exclusive lock on the key directory itself (no lock file, so nothing extra shows
+    /// up in the directory the Go tool lists): `flock` on the directory on Unix, a named mutex
+    /// derived from the directory's path on Windows (a directory handle cannot be locked
+    /// there). Released when the guard is dropped, and by the system if the process dies.
+    fn lock_dir_for_first_write(&self) -> Result<DirLock> {
         let io_err = |e| Error::Io {
             path: self.dir_string(),
             source: e,
         };
-        let dir = fs::File::open(&self.dir).map_err(io_err)?;
-        #[cfg(unix)]
-        dir.lock().map_err(io_err)?;
-        Ok(dir)
+        #[cfg(windows)]
+        {
+            win::NamedMutex::lock(&self.dir).map_err(io_err)
+        }
+        #[cfg(not(windows))]
+        {
+            let dir = fs::File::open(&self.dir).map_err(io_err)?;
+            #[cfg(unix)]
+            dir.lock().map_err(io_err)?;
+            Ok(dir)
+        }
     }
 
     fn write_atomically(&self, path: &Path, content: &[u8]) -> Result<()> {
@@ -543,14 +557,48 @@ fn resolve_dir(cfg: &Config) -> PathBuf {
     }
 }
 
-/// The Go backend's file name for a key: `%` and `/` percent-encoded (uppercase hex), the rest
-/// verbatim.
+/// The file name for a key on this platform ([`encode_file_name_for`]).
 pub fn encode_file_name(key: &str) -> String {
+    encode_file_name_for(key, cfg!(windows))
+}
+
+/// Device names Windows reserves in every directory, with or without an extension.
+const WINDOWS_RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// The Go backend's file name for a key: `%` and `/` percent-encoded (uppercase hex), the rest
+/// verbatim. With `windows`, also what a Windows file name cannot hold (docs/differences.md
+/// D60): `< > : " \ | ? *` and control characters, a trailing `.` or space (Windows drops
+/// them), and the first letter of a reserved device name (`CON`, `NUL.txt`, …). The Go tool
+/// does not do this and fails on Windows for every `oidc:` key; every name it can write there
+/// is encoded the same way here, and [`decode_file_name`] reads both.
+pub fn encode_file_name_for(key: &str, windows: bool) -> String {
+    fn push_hex(out: &mut String, c: char) {
+        let mut buf = [0u8; 4];
+        for b in c.encode_utf8(&mut buf).bytes() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
     let mut out = String::with_capacity(key.len());
-    for c in key.chars() {
+    let stem = key.split('.').next().unwrap_or("");
+    let reserved = windows
+        && WINDOWS_RESERVED
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(stem));
+    for (i, c) in key.char_indices() {
+        let last = i + c.len_utf8() == key.len();
         match c {
-            '%' => out.push_str("%25"),
-            '/' => out.push_str("%2F"),
+            '%' | '/' => push_hex(&mut out, c),
+            c if windows
+                && (matches!(c, '<' | '>' | ':' | '"' | '\\' | '|' | '?' | '*')
+                    || c.is_ascii_control()
+                    || (last && matches!(c, '.' | ' '))
+                    || (i == 0 && reserved)) =>
+            {
+                push_hex(&mut out, c)
+            }
             c => out.push(c),
         }
     }
@@ -561,6 +609,62 @@ pub fn encode_file_name(key: &str) -> String {
 /// `%` is kept.
 pub fn decode_file_name(name: &str) -> Vec<u8> {
     crate::gofmt::quote::unescape_hex(name, b'%')
+}
+
+#[cfg(windows)]
+mod win {
+    //! A named mutex standing in for `flock` on the key directory.
+    use std::io;
+    use std::path::Path;
+
+    use sha2::{Digest, Sha256};
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, WAIT_ABANDONED, WAIT_OBJECT_0};
+    use windows_sys::Win32::System::Threading::{
+        CreateMutexW, ReleaseMutex, WaitForSingleObject, INFINITE,
+    };
+
+    pub struct NamedMutex(HANDLE);
+
+    impl NamedMutex {
+        /// Own the mutex named after `dir` (case-folded, as Windows paths are), waiting for
+        /// another process that owns it. An owner that died leaves it "abandoned", which
+        /// still hands it over.
+        pub fn lock(dir: &Path) -> io::Result<NamedMutex> {
+            let path = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let folded = path.to_string_lossy().to_lowercase();
+            let digest = Sha256::digest(folded.trim_end_matches(['\\', '/']).as_bytes());
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            let name: Vec<u16> = format!("Local\\aws-vault-file-{hex}")
+                .encode_utf16()
+                .chain(Some(0))
+                .collect();
+            // SAFETY: `name` is NUL-terminated; a null security descriptor is allowed.
+            let handle = unsafe { CreateMutexW(std::ptr::null(), 0, name.as_ptr()) };
+            if handle.is_null() {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `handle` is a mutex handle we own.
+            match unsafe { WaitForSingleObject(handle, INFINITE) } {
+                WAIT_OBJECT_0 | WAIT_ABANDONED => Ok(NamedMutex(handle)),
+                _ => {
+                    let e = io::Error::last_os_error();
+                    // SAFETY: closing the handle we opened.
+                    unsafe { CloseHandle(handle) };
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    impl Drop for NamedMutex {
+        fn drop(&mut self) {
+            // SAFETY: we own the mutex and the handle.
+            unsafe {
+                ReleaseMutex(self.0);
+                CloseHandle(self.0);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -605,13 +709,16 @@ mod tests {
 
     #[test]
     fn file_name_encoding() {
-        assert_eq!(encode_file_name("abc/.././123"), "abc%2F..%2F.%2F123");
         assert_eq!(
-            encode_file_name("oidc:https://x.awsapps.com/start"),
+            encode_file_name_for("abc/.././123", false),
+            "abc%2F..%2F.%2F123"
+        );
+        assert_eq!(
+            encode_file_name_for("oidc:https://x.awsapps.com/start", false),
             "oidc:https:%2F%2Fx.awsapps.com%2Fstart"
         );
-        assert_eq!(encode_file_name("100%/x"), "100%25%2Fx");
-        assert_eq!(encode_file_name("a,b:c é"), "a,b:c é");
+        assert_eq!(encode_file_name_for("100%/x", false), "100%25%2Fx");
+        assert_eq!(encode_file_name_for("a,b:c é", false), "a,b:c é");
         for key in [
             "abc/.././123",
             "oidc:https://x.awsapps.com/start",
@@ -621,7 +728,10 @@ mod tests {
             "é/ü%",
             "sts.GetSessionToken,cHJvZA,,1735689600",
         ] {
-            assert_eq!(decode_file_name(&encode_file_name(key)), key.as_bytes());
+            assert_eq!(
+                decode_file_name(&encode_file_name_for(key, false)),
+                key.as_bytes()
+            );
         }
         assert_eq!(decode_file_name("a%2fb%2Fc"), b"a/b/c");
         assert_eq!(decode_file_name("50%"), b"50%");
@@ -629,6 +739,48 @@ mod tests {
         assert_eq!(decode_file_name("%4"), b"%4");
         assert_eq!(decode_file_name("%41%"), b"A%");
         assert_eq!(decode_file_name("%e2%82%ac"), "€".as_bytes());
+    }
+
+    #[test]
+    fn windows_file_names_hold_no_forbidden_character() {
+        let enc = |k| encode_file_name_for(k, true);
+        assert_eq!(
+            enc("oidc:https://x.awsapps.com/start"),
+            "oidc%3Ahttps%3A%2F%2Fx.awsapps.com%2Fstart"
+        );
+        assert_eq!(enc(r#"a<b>c"d\e|f?g*h"#), "a%3Cb%3Ec%22d%5Ce%7Cf%3Fg%2Ah");
+        assert_eq!(enc("tab\there"), "tab%09here");
+        assert_eq!(enc("dev. "), "dev.%20");
+        assert_eq!(enc("dev."), "dev%2E");
+        assert_eq!(enc("con"), "%63on");
+        assert_eq!(enc("NUL.json"), "%4EUL.json");
+        assert_eq!(enc("console"), "console");
+        // Every name the Go tool can create on Windows is unchanged.
+        for key in [
+            "prod",
+            "a,b c",
+            "sts.GetSessionToken,cHJvZA,,1735689600",
+            "100%/x",
+            "é",
+        ] {
+            assert_eq!(enc(key), encode_file_name_for(key, false));
+        }
+        for key in [
+            "oidc:https://x.awsapps.com/start",
+            r#"a<b>c"d\e|f?g*h"#,
+            "con",
+            "dev. ",
+            "x.",
+            "é:ü",
+        ] {
+            let name = enc(key);
+            assert!(
+                !name.contains(|c: char| r#"<>:"\|?*"#.contains(c) || c.is_ascii_control()),
+                "{name}"
+            );
+            assert!(!name.ends_with(['.', ' ']), "{name}");
+            assert_eq!(decode_file_name(&name), key.as_bytes());
+        }
     }
 
     #[test]
@@ -684,7 +836,9 @@ mod tests {
             assert_eq!(mode(&dir), 0o700);
             assert_eq!(mode(&dir.join("prod")), 0o600);
         }
-        assert!(dir.join("oidc:https:%2F%2Fx.awsapps.com%2Fstart").is_file());
+        assert!(dir
+            .join(encode_file_name("oidc:https://x.awsapps.com/start"))
+            .is_file());
         assert!(dir.join("a%25b").is_file());
         assert_eq!(
             kr.keys().unwrap(),

@@ -18,6 +18,8 @@ pub mod onepassword;
 pub mod pass;
 #[cfg(target_os = "linux")]
 pub mod secret_service;
+pub mod wincred;
+pub mod winhello;
 
 use std::fmt;
 
@@ -86,6 +88,7 @@ pub struct Backend {
 const LINUX: bool = cfg!(target_os = "linux");
 const MACOS: bool = cfg!(target_os = "macos");
 const UNIX: bool = cfg!(unix);
+const WINDOWS: bool = cfg!(windows);
 /// The Go library leaves the 1Password backends out on FreeBSD.
 const ONEPASSWORD: bool = !cfg!(target_os = "freebsd");
 
@@ -98,7 +101,8 @@ const ONEPASSWORD: bool = !cfg!(target_os = "freebsd");
 #[rustfmt::skip]
 pub const BACKENDS: &[Backend] = &[
     Backend { name: "keychain", available: MACOS, auto: true },
-    Backend { name: "wincred", available: false, auto: true },
+    Backend { name: "wincred", available: WINDOWS, auto: true },
+    Backend { name: "winhello", available: WINDOWS, auto: true },
     Backend { name: "secret-service", available: LINUX, auto: true },
     Backend { name: "kwallet", available: LINUX, auto: true },
     Backend { name: "keyctl", available: LINUX, auto: false },
@@ -342,6 +346,10 @@ fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn
             pass::Flavor::Passage,
             auto,
         )?)),
+        #[cfg(windows)]
+        "wincred" => Ok(Box::new(wincred::sys::WincredKeyring::open(cfg)?)),
+        #[cfg(windows)]
+        "winhello" => Ok(Box::new(winhello::sys::WinHelloKeyring::open(cfg)?)),
         "op-connect" => Ok(Box::new(onepassword::connect::open(cfg)?)),
         "op" => Ok(Box::new(onepassword::cli::open(cfg, false)?)),
         "op-desktop" => Ok(Box::new(onepassword::cli::open(cfg, true)?)),
@@ -388,3 +396,47 @@ impl fmt::Display for OpenError {
 }
 
 impl std::error::Error for OpenError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Go tool's registration order on Windows: wincred first, then winhello, file and
+    /// the 1Password backends (Proton Pass is not in this build).
+    #[cfg(windows)]
+    #[test]
+    fn windows_backends_in_the_go_order() {
+        assert_eq!(
+            available_backends(),
+            [
+                "wincred",
+                "winhello",
+                "file",
+                "op-connect",
+                "op",
+                "op-desktop"
+            ]
+        );
+        assert_eq!(default_order()[0], "wincred");
+        assert!(matches!(
+            check_name("keychain"),
+            Err(OpenError::NotInThisBuild { .. })
+        ));
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn windows_backends_are_refused_elsewhere_with_the_list() {
+        for name in ["wincred", "winhello"] {
+            let err = check_name(name).unwrap_err();
+            assert!(matches!(err, OpenError::NotInThisBuild { .. }), "{err}");
+            assert!(
+                err.to_string().contains(&format!(
+                    "available backends: {}",
+                    available_backends().join(", ")
+                )),
+                "{err}"
+            );
+        }
+    }
+}

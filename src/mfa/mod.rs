@@ -22,7 +22,6 @@ use zeroize::Zeroizing;
 mod dialog;
 mod process;
 mod terminal;
-#[cfg(windows)]
 mod wincredui;
 mod ykman;
 

@@ -143,6 +143,21 @@ pub fn alias_remove() -> anyhow::Result<()> {
     }
 }
 
+/// The Go tool's `netsh` arguments for adding (`add`) or removing (`delete`) the alias on the
+/// loopback interface, mask included.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn windows_alias_args(verb: &str) -> [&str; 7] {
+    [
+        "interface",
+        "ipv4",
+        verb,
+        "address",
+        "Loopback Pseudo-Interface 1",
+        "169.254.169.254",
+        "255.255.0.0",
+    ]
+}
+
 #[cfg(windows)]
 fn windows_alias(verb: &str) -> anyhow::Result<()> {
     const EXISTS: &[&str] = &[
@@ -157,15 +172,7 @@ fn windows_alias(verb: &str) -> anyhow::Result<()> {
         "Ejecutar como administrador",
         "Kør som administrator",
     ];
-    let args = [
-        "interface",
-        "ipv4",
-        verb,
-        "address",
-        "Loopback Pseudo-Interface 1",
-        "169.254.169.254",
-        "255.255.255.255",
-    ];
+    let args = windows_alias_args(verb);
     match run_alias_command("netsh", &args) {
         Ok(_) => Ok(()),
         Err(e) if EXISTS.iter().any(|m| e.to_string().contains(m)) => Ok(()),
@@ -450,6 +457,13 @@ pub fn start(debug: bool) -> anyhow::Result<ProxyHandle> {
                 });
             }
         }
+        #[cfg(windows)]
+        {
+            use std::os::windows::process::CommandExt;
+            // CREATE_NEW_PROCESS_GROUP: the console's Ctrl-C, meant for the child of `exec`,
+            // must not stop the proxy (and remove the alias) under it.
+            cmd.creation_flags(0x0000_0200);
+        }
         crate::debug!("starting {} proxy", exe.display());
         handle.child = Some(
             cmd.spawn()
@@ -485,5 +499,19 @@ pub fn start(debug: bool) -> anyhow::Result<ProxyHandle> {
             bail!("{NOT_RUNNING}");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_alias_is_the_go_tools_netsh_command() {
+        assert_eq!(
+            windows_alias_args("add").join(" "),
+            "interface ipv4 add address Loopback Pseudo-Interface 1 169.254.169.254 255.255.0.0"
+        );
+        assert_eq!(windows_alias_args("delete")[2], "delete");
     }
 }
