@@ -1070,12 +1070,7 @@ fn bash_completion_offers_commands_flags_and_profiles() {
         "dev\nprod"
     );
     let script = s.run(&["--completion-script-bash"]).ok().stdout;
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_aws-vault"))
-        .parent()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let bin_dir = common::bin_dir().to_str().unwrap().to_string();
     let complete = |words: &str, cword: usize| {
         let prog = format!(
             "{script}\nCOMP_WORDS=({words}); COMP_CWORD={cword}; _aws-vault_bash_autocomplete; printf '%s\\n' \"${{COMPREPLY[@]}}\""

@@ -5,11 +5,7 @@ mod common;
 use common::Sandbox;
 
 fn bin_dir() -> String {
-    std::path::Path::new(env!("CARGO_BIN_EXE_aws-vault"))
-        .parent()
-        .unwrap()
-        .display()
-        .to_string()
+    common::bin_dir().display().to_string()
 }
 
 /// Run `fish -c script` with the sandbox's environment and our binary first on PATH.

@@ -20,7 +20,7 @@ fn fish(s: &Sandbox, script: &str) -> String {
             c.env(k, v);
         }
     }
-    c.env("AV", env!("CARGO_BIN_EXE_aws-vault"));
+    c.env("AV", common::bin());
     let out = c
         .output()
         .expect("fish is required for this test (apt-get install fish)");

@@ -509,7 +509,7 @@ fn real_aws_cli_accepts_exec_and_credential_process_credentials() {
     text.push_str(&format!(
         "\n[profile viavault]\nregion = us-east-1\ncredential_process = {} export --format=json r\n\
          [profile base]\n[profile r]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/Dev\n",
-        env!("CARGO_BIN_EXE_aws-vault")
+        common::bin().display()
     ));
     std::fs::write(&cli_config, text).unwrap();
     aws.env("HOME", &s.home)
@@ -546,7 +546,7 @@ print(session.client("sts", endpoint_url="{}").get_caller_identity()["Arn"])
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)
-        .arg(env!("CARGO_BIN_EXE_aws-vault"))
+        .arg(common::bin())
         .args(["export", "--format=json", "base"])
         .env_clear()
         .envs(

@@ -11,6 +11,35 @@ use std::process::{Command, Output, Stdio};
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
+/// The binary under test: `$AWS_VAULT_BIN` when set (`scripts/test static` points it at the static
+/// release binary that ships), else the debug binary cargo built for this test run. Every test
+/// that runs aws-vault, or puts it on a `PATH`, takes it from here.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("AWS_VAULT_BIN").filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let path = std::fs::canonicalize(&path)
+                .unwrap_or_else(|e| panic!("AWS_VAULT_BIN={}: {e}", Path::new(&path).display()));
+            // Completion tests call the binary by name from its directory on PATH.
+            assert_eq!(
+                path.file_name().and_then(|n| n.to_str()),
+                Some("aws-vault"),
+                "AWS_VAULT_BIN must name a file called aws-vault: {}",
+                path.display()
+            );
+            path
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_aws-vault")),
+    }
+}
+
+/// The directory holding [`bin`], for tests that put aws-vault on `PATH`.
+pub fn bin_dir() -> PathBuf {
+    bin()
+        .parent()
+        .expect("binary has a directory")
+        .to_path_buf()
+}
+
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
@@ -103,7 +132,7 @@ impl Sandbox {
 
     /// A command with a clean environment: PATH, HOME, the config file and the passphrase.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_aws-vault"));
+        let mut c = Command::new(bin());
         c.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
