@@ -6,6 +6,7 @@
 //! `aws-vault: error: <command>: <message>`. Both exit 1. `exec` exits with its child's code.
 
 mod add;
+mod agent;
 mod clear;
 mod completion;
 mod doctor;
@@ -147,6 +148,8 @@ enum Command {
     SsoProfiles(sso_profiles::SsoProfilesArgs),
     /// Explain the setup and what is wrong with it, one finding per line with the fix.
     Doctor(doctor::DoctorArgs),
+    /// Run a credential agent: unlock the backend once, serve its items from memory.
+    Agent(agent::AgentArgs),
     /// Show version.
     Version,
 }
@@ -166,6 +169,7 @@ impl Command {
             Command::Proxy(_) => "proxy",
             Command::Doctor(_) => "doctor",
             Command::SsoProfiles(_) => "sso-profiles",
+            Command::Agent(_) => "agent",
             Command::Version => "version",
         }
     }
@@ -430,6 +434,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Proxy(a) => proxy::run(&settings, a),
         Command::Doctor(a) => doctor::run(&settings, a),
         Command::SsoProfiles(a) => sso_profiles::run(&settings, a),
+        Command::Agent(a) => agent::run(settings, a),
         Command::Version => Ok(version::run()),
     };
     match result {
