@@ -59,7 +59,11 @@ fn dial(path: &Path) -> std::result::Result<(UnixStream, Hello), Probe> {
                 "the socket is served by uid {uid}, not by you (uid {me})"
             )))
         }
-        Err(e) => return Err(Probe::Refused(format!("cannot check the socket's owner: {e}"))),
+        Err(e) => {
+            return Err(Probe::Refused(format!(
+                "cannot check the socket's owner: {e}"
+            )))
+        }
     }
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
@@ -235,7 +239,8 @@ impl Keyring for AgentKeyring {
     }
 
     fn remove(&self, key: &str) -> Result<()> {
-        self.call(&Message::new(proto::REMOVE).with(key)).map(|_| ())
+        self.call(&Message::new(proto::REMOVE).with(key))
+            .map(|_| ())
     }
 
     fn keys(&self) -> Result<Vec<String>> {

@@ -44,7 +44,9 @@ pub const ENV_MAX_LIFETIME: &str = "AWS_VAULT_AGENT_MAX_LIFETIME";
 /// Whether this process may use an agent (`AWS_VAULT_AGENT` is not a "no" value).
 pub fn enabled(env: &Env) -> bool {
     !matches!(
-        env.get(ENV_SWITCH).map(|v| v.to_ascii_lowercase()).as_deref(),
+        env.get(ENV_SWITCH)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref(),
         Some("off" | "0" | "false" | "no")
     )
 }
@@ -250,7 +252,10 @@ mod tests {
             PathBuf::from("/run/user/7/aws-vault/agent-file.sock")
         );
         // A relative XDG_RUNTIME_DIR is ignored, as the XDG specification says.
-        let p = socket_path(&env(&[("XDG_RUNTIME_DIR", "rel"), ("TMPDIR", "/t")]), "pass");
+        let p = socket_path(
+            &env(&[("XDG_RUNTIME_DIR", "rel"), ("TMPDIR", "/t")]),
+            "pass",
+        );
         assert_eq!(
             p,
             PathBuf::from(format!("/t/aws-vault-{}/agent-pass.sock", current_uid()))
@@ -271,8 +276,16 @@ mod tests {
         assert_ne!(identity(&a, &e, "file"), identity(&b, &e, "file"));
         assert_eq!(identity(&a, &e, "file"), "/a");
         assert_ne!(
-            identity(&a, &env(&[("DBUS_SESSION_BUS_ADDRESS", "x")]), "secret-service"),
-            identity(&a, &env(&[("DBUS_SESSION_BUS_ADDRESS", "y")]), "secret-service")
+            identity(
+                &a,
+                &env(&[("DBUS_SESSION_BUS_ADDRESS", "x")]),
+                "secret-service"
+            ),
+            identity(
+                &a,
+                &env(&[("DBUS_SESSION_BUS_ADDRESS", "y")]),
+                "secret-service"
+            )
         );
     }
 }

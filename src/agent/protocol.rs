@@ -103,9 +103,7 @@ impl Message {
 
     /// Decode a frame body.
     pub fn decode(body: &[u8]) -> io::Result<Message> {
-        let (&tag, mut rest) = body
-            .split_first()
-            .ok_or_else(|| bad("empty message"))?;
+        let (&tag, mut rest) = body.split_first().ok_or_else(|| bad("empty message"))?;
         let mut fields = Vec::new();
         while !rest.is_empty() {
             if rest.len() < 4 {

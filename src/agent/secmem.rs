@@ -144,10 +144,7 @@ pub fn harden_process() -> Vec<String> {
         };
         // SAFETY: a valid rlimit value for our own process.
         if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
-            failures.push(format!(
-                "RLIMIT_CORE: {}",
-                std::io::Error::last_os_error()
-            ));
+            failures.push(format!("RLIMIT_CORE: {}", std::io::Error::last_os_error()));
         }
     }
     #[cfg(target_os = "linux")]

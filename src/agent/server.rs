@@ -107,17 +107,18 @@ pub fn start(mut opts: StartOptions) -> anyhow::Result<Started> {
     };
 
     // Ask for what the backend needs while there is still a terminal. Backends whose state
-    // survives `fork` (a passphrase in memory, a subprocess per call) are kept; the D-Bus and
-    // platform backends run helper threads or framework state that does not, so the child
-    // opens them again.
-    let keep: Option<Box<dyn Keyring>> = match name {
+    // survives `fork` (a passphrase in memory, a subprocess per call) are kept and the agent is
+    // a forked copy of this process. The D-Bus and platform backends run helper threads (and
+    // cache a bus connection per process) that a fork does not copy, and need nothing from the
+    // terminal: for them the agent is a fresh `aws-vault agent serve` process.
+    let keep: Box<dyn Keyring> = match name {
         "file" => {
             // A fresh instance of our own (the boxed one cannot be unlocked through the trait);
             // the other is dropped here, before the fork, with its copy of the passphrase.
             drop(opened);
             let file = keyring::file::FileKeyring::new(&opts.cfg);
             file.unlock().map_err(|e| anyhow::anyhow!("{e}"))?;
-            Some(Box::new(file))
+            Box::new(file)
         }
         "pass" | "passage" => {
             // One read makes gpg-agent (or age) ask for its passphrase now, on this terminal.
@@ -127,11 +128,17 @@ pub fn start(mut opts: StartOptions) -> anyhow::Result<Started> {
                     Err(e) => return Err(anyhow::anyhow!("{e}")),
                 }
             }
-            Some(opened)
+            opened
         }
         _ => {
             drop(opened);
-            None
+            let pid = spawn_server(&opts, name)?;
+            return Ok(Started {
+                pid,
+                backend: name,
+                socket,
+                replaced,
+            });
         }
     };
     // The backend has its own copy; nothing else in this process needs the passphrase.
@@ -144,8 +151,8 @@ pub fn start(mut opts: StartOptions) -> anyhow::Result<Started> {
     let listener = bind(&socket)?;
     let (ready_r, ready_w) = pipe()?;
 
-    // SAFETY: this process runs no other thread at this point (the backends kept above start
-    // none; the others were not opened), so the child is a complete copy.
+    // SAFETY: this process runs no other thread at this point (the file and pass backends start
+    // none), so the child is a complete copy.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()).context("cannot start the agent process"),
         0 => {
@@ -243,55 +250,140 @@ fn child(
     opts: StartOptions,
     name: &'static str,
     identity: String,
-    keep: Option<Box<dyn Keyring>>,
+    backend: Box<dyn Keyring>,
     listener: UnixListener,
     socket: &Path,
     ready: OwnedFd,
 ) -> i32 {
-    use std::io::Write;
-    let mut ready = std::fs::File::from(ready);
+    let ready = std::fs::File::from(ready);
     // SAFETY: setsid has no preconditions; a forked child is never a group leader.
     unsafe { libc::setsid() };
+    close_inherited(&[listener.as_raw_fd(), ready.as_raw_fd()]);
     scrub_environ();
     let hardening = secmem::harden_process();
-    let backend = match keep {
-        Some(k) => k,
-        None => {
-            let mut cfg = opts.cfg.clone();
-            cfg.backend = Some(name.to_string());
-            match keyring::open_named(&cfg) {
-                Ok((_, k)) => k,
-                Err(e) => {
-                    let _ = write!(ready, "{e}");
-                    let _ = std::fs::remove_file(socket);
-                    return 1;
-                }
-            }
-        }
-    };
-    let file_dir =
-        (name == "file").then(|| keyring::file::FileKeyring::new(&opts.cfg).dir().to_path_buf());
+    let file_dir = (name == "file").then(|| {
+        keyring::file::FileKeyring::new(&opts.cfg)
+            .dir()
+            .to_path_buf()
+    });
     let limits = opts.limits;
     drop(opts);
-    let bound = std::fs::symlink_metadata(socket).ok().map(|m| m.ino());
-    let mut agent = Agent {
-        backend: name,
-        identity,
-        keyring: Some(backend),
-        cache: HashMap::new(),
-        file_dir,
-        started: Instant::now(),
-        started_unix: jiff::Timestamp::now().as_second(),
-        last_use: Instant::now(),
-        limits,
-        locked_reason: None,
-        unlocked_buffers: 0,
-        hardening,
+    run(
+        Agent::new(name, identity, backend, file_dir, limits, hardening),
+        &listener,
+        socket,
+        ready,
+    )
+}
+
+/// Start `aws-vault agent serve` for a backend that cannot live through a fork. Its settings
+/// travel as the environment variables the flags stand for; it has no terminal and needs none.
+fn spawn_server(opts: &StartOptions, name: &str) -> anyhow::Result<u32> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().context("cannot find the aws-vault executable")?;
+    let secs = |d: Option<Duration>| d.map(|d| format!("{}s", d.as_secs())).unwrap_or("0".into());
+    let mut cmd = Command::new(exe);
+    cmd.args(["agent", "serve"])
+        .arg(format!("--idle-timeout={}", secs(opts.limits.idle)))
+        .arg(format!("--max-lifetime={}", secs(opts.limits.max_lifetime)))
+        .env("AWS_VAULT_BACKEND", name)
+        .env_remove("AWS_VAULT_FILE_PASSPHRASE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let cfg = &opts.cfg;
+    let mut set = |var: &str, value: Option<&str>| {
+        match value {
+            Some(v) => cmd.env(var, v),
+            None => cmd.env_remove(var),
+        };
     };
+    set("AWS_VAULT_FILE_DIR", cfg.file_dir.as_deref());
+    set("AWS_VAULT_KEYCHAIN_NAME", Some(&cfg.keychain_name));
+    set(
+        "AWS_VAULT_SECRET_SERVICE_COLLECTION_NAME",
+        Some(&cfg.secret_service_collection),
+    );
+    set("AWS_VAULT_PASS_PASSWORD_STORE_DIR", cfg.pass_dir.as_deref());
+    set("AWS_VAULT_PASS_CMD", cfg.pass_cmd.as_deref());
+    set("AWS_VAULT_PASS_PREFIX", cfg.pass_prefix.as_deref());
+    set("AWS_VAULT_OP_VAULT_ID", cfg.op.vault_id.as_deref());
+    set("AWS_VAULT_OP_CONNECT_HOST", cfg.op.connect_host.as_deref());
+    set("AWS_VAULT_OP_ITEM_TITLE_PREFIX", Some(&cfg.op.title_prefix));
+    set("AWS_VAULT_OP_ITEM_TAG", Some(&cfg.op.tag));
+    set(
+        "AWS_VAULT_OP_DESKTOP_ACCOUNT_ID",
+        cfg.op.desktop_account_id.as_deref(),
+    );
+    set(
+        "AWS_VAULT_BIOMETRICS",
+        Some(if cfg.biometrics { "true" } else { "false" }),
+    );
+    // SAFETY: setsid is async-signal-safe and touches only the new process.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("cannot start the agent process")?;
+    let mut answer = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = io::Read::read_to_string(&mut out, &mut answer);
+    }
+    if answer.starts_with("ok") {
+        return Ok(child.id());
+    }
+    let _ = child.wait();
+    let why = answer.trim();
+    bail!(
+        "the agent did not start: {}",
+        if why.is_empty() { "it exited" } else { why }
+    )
+}
+
+/// `aws-vault agent serve`: the agent process [`spawn_server`] starts. Opens the backend named
+/// in `opts`, binds, answers `ok` on stdout, serves; returns the exit code.
+pub fn serve(opts: StartOptions) -> i32 {
+    let mut out = io::stdout();
+    let hardening = secmem::harden_process();
+    let result = (|| -> anyhow::Result<_> {
+        let (name, backend) = keyring::open_named(&opts.cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let identity = super::identity(&opts.cfg, &opts.env, name);
+        let socket = super::socket_path(&opts.env, name);
+        ensure_private_dir(socket.parent().unwrap_or(Path::new("/")))?;
+        let _ = remove_socket_file(&socket);
+        let listener = bind(&socket)?;
+        let file_dir = (name == "file").then(|| {
+            keyring::file::FileKeyring::new(&opts.cfg)
+                .dir()
+                .to_path_buf()
+        });
+        let agent = Agent::new(name, identity, backend, file_dir, opts.limits, hardening);
+        Ok((agent, listener, socket))
+    })();
+    match result {
+        Ok((agent, listener, socket)) => {
+            drop(opts);
+            run(agent, &listener, &socket, out)
+        }
+        Err(e) => {
+            let _ = io::Write::write_all(&mut out, format!("{e:#}\n").as_bytes());
+            1
+        }
+    }
+}
+
+/// Tell the starter the agent is up, detach, serve until stopped, wipe, clean up.
+fn run(mut agent: Agent, listener: &UnixListener, socket: &Path, mut ready: impl io::Write) -> i32 {
+    let bound = std::fs::symlink_metadata(socket).ok().map(|m| m.ino());
     let _ = ready.write_all(b"ok");
+    let _ = ready.flush();
+    // Closing the pipe is what tells the starter to return.
     drop(ready);
     detach_stdio();
-    let result = agent.serve(&listener);
+    let result = agent.serve(listener);
     agent.wipe("stopped");
     // Remove the socket only if it is still the one we bound (a newer agent may own the name).
     if bound.is_some() && std::fs::symlink_metadata(socket).ok().map(|m| m.ino()) == bound {
@@ -300,6 +392,52 @@ fn child(
     match result {
         Ok(()) => 0,
         Err(_) => 1,
+    }
+}
+
+impl Agent {
+    fn new(
+        backend: &'static str,
+        identity: String,
+        keyring: Box<dyn Keyring>,
+        file_dir: Option<PathBuf>,
+        limits: Limits,
+        hardening: Vec<String>,
+    ) -> Agent {
+        Agent {
+            backend,
+            identity,
+            keyring: Some(keyring),
+            cache: HashMap::new(),
+            file_dir,
+            started: Instant::now(),
+            started_unix: jiff::Timestamp::now().as_second(),
+            last_use: Instant::now(),
+            limits,
+            locked_reason: None,
+            unlocked_buffers: 0,
+            hardening,
+        }
+    }
+}
+
+/// Close every descriptor above stderr that the agent did not open itself (pipes of whoever
+/// started `agent start` would otherwise stay open for the agent's whole life, and a caller
+/// waiting for their end would wait with it).
+fn close_inherited(keep: &[libc::c_int]) {
+    let fds: Vec<libc::c_int> =
+        match std::fs::read_dir("/proc/self/fd").or_else(|_| std::fs::read_dir("/dev/fd")) {
+            Ok(dir) => dir
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect(),
+            Err(_) => (3..256).collect(),
+        };
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: in the freshly forked child nothing else refers to these descriptors
+            // (the directory handle used for the listing is already closed, EBADF is harmless).
+            unsafe { libc::close(fd) };
+        }
     }
 }
 
@@ -663,17 +801,13 @@ impl Agent {
                 }
             }
             proto::KEYS => match kr.keys() {
-                Ok(keys) => keys
-                    .iter()
-                    .fold(Message::new(proto::OK), |m, k| m.with(k)),
+                Ok(keys) => keys.iter().fold(Message::new(proto::OK), |m, k| m.with(k)),
                 Err(e) => Message::from_error(&e),
             },
             _ => {
                 let keys: Vec<String> = (0..req.fields.len()).map(|i| req.text(i)).collect();
                 match kr.retain_own(keys) {
-                    Ok(keys) => keys
-                        .iter()
-                        .fold(Message::new(proto::OK), |m, k| m.with(k)),
+                    Ok(keys) => keys.iter().fold(Message::new(proto::OK), |m, k| m.with(k)),
                     Err(e) => Message::from_error(&e),
                 }
             }
@@ -706,9 +840,9 @@ impl Agent {
             ("unlocked_items", self.unlocked_buffers.to_string()),
             ("hardening_failures", self.hardening.join("; ")),
         ];
-        fields
-            .iter()
-            .fold(Message::new(proto::OK), |m, (k, v)| m.with(format!("{k}={v}")))
+        fields.iter().fold(Message::new(proto::OK), |m, (k, v)| {
+            m.with(format!("{k}={v}"))
+        })
     }
 }
 

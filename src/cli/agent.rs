@@ -17,6 +17,9 @@ enum Action {
     Status,
     /// Wipe everything the agent holds and stop it.
     Stop,
+    /// The agent process itself, as `start` runs it for the D-Bus and platform backends.
+    #[command(hide = true)]
+    Serve(StartArgs),
 }
 
 #[derive(Args, Debug)]
@@ -118,6 +121,30 @@ mod imp {
                 );
                 Ok(0)
             }
+            Action::Serve(a) => {
+                let limits = Limits {
+                    idle: limit(
+                        &settings,
+                        a.idle_timeout,
+                        agent::ENV_IDLE,
+                        "idle-timeout",
+                        None,
+                    )?,
+                    max_lifetime: limit(
+                        &settings,
+                        a.max_lifetime,
+                        agent::ENV_MAX_LIFETIME,
+                        "max-lifetime",
+                        None,
+                    )?,
+                };
+                let Settings { keyring, env, .. } = settings;
+                Ok(server::serve(server::StartOptions {
+                    cfg: keyring,
+                    env,
+                    limits,
+                }))
+            }
             Action::Status => {
                 let name = backend(&settings)?;
                 let path = agent::socket_path(&settings.env, name);
@@ -161,9 +188,8 @@ mod imp {
                     get("items"),
                     match unlocked.as_str() {
                         "" | "0" => String::new(),
-                        n => format!(
-                            " ({n} could not be locked against swap: raise RLIMIT_MEMLOCK)"
-                        ),
+                        n =>
+                            format!(" ({n} could not be locked against swap: raise RLIMIT_MEMLOCK)"),
                     }
                 );
                 let hardening = get("hardening_failures");
