@@ -12,12 +12,16 @@
 # difference between "direct" and "agent via env" is the agent's gain with equal overhead.
 #
 #   bash bench/agent-hot-path.sh            # builds --release first; RUNS=300 by default
+#   BIN=target/debug/aws-vault RUNS=100 bash bench/agent-hot-path.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "hyperfine is required (apt-get install hyperfine)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
-cargo build --release --locked --quiet
-BIN="$PWD/target/release/aws-vault"
+# BIN=path/to/aws-vault measures that binary instead of a fresh release build.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --locked --quiet
+    BIN="$PWD/target/release/aws-vault"
+fi
 T=$(mktemp -d)
 cleanup() {
     AWS_VAULT_FILE_PASSPHRASE=bench-passphrase "$BIN" agent stop >/dev/null 2>&1 || true
