@@ -23,8 +23,11 @@
 //! * [`gofmt`] writes the byte-exact Go formats: `encoding/json` strings, `%q`, time layouts.
 //! * [`ops`] holds the cores of the commands that are more than a call: console login, key
 //!   rotation, backend migration, `doctor`, `sso-profiles`; [`iam`] holds the IAM calls.
+//! * [`agent`] is the optional credential agent: one unlock, items served from memory over a
+//!   per-user socket.
 //! * [`server`] runs the ECS and EC2 credential servers and the 169.254.169.254 proxy.
 
+pub mod agent;
 pub mod aws;
 pub mod browser;
 pub mod cli;

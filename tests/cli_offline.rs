@@ -1094,7 +1094,7 @@ fn bash_completion_offers_commands_flags_and_profiles() {
     // As kingpin: its `help` command first, and the backend names for `--backend`.
     assert_eq!(
         s.run(&["--completion-bash", ""]).ok().stdout,
-        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nsso-profiles\ndoctor\nreencrypt\nversion"
+        "help\nadd\nremove\nmigrate-backend\nlist\nrotate\nexec\nexport\nclear\nlogin\nsso-profiles\ndoctor\nreencrypt\nagent\nversion"
     );
     assert_eq!(
         s.run(&["--completion-bash", "--backend", ""]).ok().stdout,

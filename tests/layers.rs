@@ -18,7 +18,15 @@ const LAYERS: &[&[&str]] = &[
     ],
     // Parsing the config, the secret stores (and the in-memory one of the unit tests), MFA
     // sources, AWS clients.
-    &["config", "keyring", "test_keyring", "mfa", "aws", "iam"],
+    &[
+        "config",
+        "keyring",
+        "agent",
+        "test_keyring",
+        "mfa",
+        "aws",
+        "iam",
+    ],
     // Typed views over a keyring.
     &["store"],
     // The credential chain and its providers.

@@ -6,6 +6,7 @@
 //! `aws-vault: error: <command>: <message>`. Both exit 1. `exec` exits with its child's code.
 
 mod add;
+mod agent;
 mod clear;
 mod completion;
 mod doctor;
@@ -153,6 +154,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Re-encrypt the file backend's items with --file-kdf-iterations, optionally under a new passphrase.
     Reencrypt(reencrypt::ReencryptArgs),
+    /// Run a credential agent: unlock the backend once, serve its items from memory.
+    Agent(agent::AgentArgs),
     /// Show version.
     Version,
 }
@@ -173,6 +176,7 @@ impl Command {
             Command::Doctor(_) => "doctor",
             Command::Reencrypt(_) => "reencrypt",
             Command::SsoProfiles(_) => "sso-profiles",
+            Command::Agent(_) => "agent",
             Command::Version => "version",
         }
     }
@@ -438,6 +442,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Doctor(a) => doctor::run(&settings, a),
         Command::Reencrypt(a) => reencrypt::run(&settings, a),
         Command::SsoProfiles(a) => sso_profiles::run(&settings, a),
+        Command::Agent(a) => agent::run(settings, a),
         Command::Version => Ok(version::run()),
     };
     match result {

@@ -24,6 +24,14 @@ pub fn run(settings: &Settings, args: ReencryptArgs) -> CommandResult {
     if let Some(other) = settings.keyring.backend.as_deref().filter(|b| *b != "file") {
         bail!("reencrypt works on the file backend only, not {other}: run it with --backend=file");
     }
+    // A running agent holds this store's passphrase and writes sessions with its own settings:
+    // after a rewrite it would mix the old passphrase or count back in.
+    if let Ok((_, which)) = crate::agent::connect(&settings.keyring, &settings.env, "file") {
+        bail!(
+            "an aws-vault agent ({which}) serves this file store: stop it first with \
+             `aws-vault agent stop`; nothing was changed"
+        );
+    }
     let keyring = FileKeyring::new(&settings.keyring);
     let new_passphrase = if args.new_passphrase {
         Some(new_passphrase(settings)?)

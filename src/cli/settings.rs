@@ -276,6 +276,15 @@ impl Settings {
             super::UsageFailure(text)
         })?;
         crate::debug!("Using keyring backend {name}");
-        Ok((name, kr))
+        match crate::agent::connect(&self.keyring, &self.env, name) {
+            Ok((agent, which)) => {
+                crate::debug!("Reading keyring backend {name} through the agent ({which})");
+                Ok((name, agent))
+            }
+            Err(why) => {
+                crate::debug!("Reading keyring backend {name} directly: {why}");
+                Ok((name, kr))
+            }
+        }
     }
 }

@@ -91,6 +91,14 @@ impl FileKeyring {
         self
     }
 
+    /// Obtain the passphrase now (environment, else the prompt) and check it the way the first
+    /// write would: it must open an existing item, or be confirmed in an empty store. The
+    /// credential agent calls this once before it detaches from the terminal.
+    pub fn unlock(&self) -> Result<()> {
+        let mut st = self.lock();
+        self.verify_for_write(&mut st)
+    }
+
     /// The directory holding the item files (after `~/` expansion).
     pub fn dir(&self) -> &Path {
         &self.dir

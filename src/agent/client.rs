@@ -1,0 +1,257 @@
+//! Talking to a running agent: the probe `agent start/status/stop` use, and [`AgentKeyring`], the
+//! [`Keyring`] every other command gets when an agent serves its backend.
+//!
+//! The client checks the agent as the agent checks the client: the socket's peer must run as the
+//! same user, so a socket planted by someone else is never trusted with a write or believed on a
+//! read.
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::protocol::{self as proto, Message};
+use crate::keyring::{Error, Item, Keyring, Result};
+
+/// How long a request may take: a first read may reach a slow backend (gpg, D-Bus).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The agent's greeting.
+#[derive(Debug, Clone)]
+pub struct Hello {
+    pub version: String,
+    pub backend: String,
+    pub identity: String,
+    pub pid: u32,
+    /// `ready`, or `locked` after an idle timeout wiped it.
+    pub state: String,
+}
+
+/// What is at a socket path.
+#[derive(Debug)]
+pub enum Probe {
+    /// No socket: no agent.
+    Absent,
+    /// A socket file nobody listens on (the agent was killed).
+    Stale,
+    Running(Hello),
+    /// Something answered but may not be used (another user's socket, a refusal, garbage).
+    Refused(String),
+}
+
+/// Connect and greet.
+fn dial(path: &Path) -> std::result::Result<(UnixStream, Hello), Probe> {
+    let mut stream = match UnixStream::connect(path) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(match e.kind() {
+                io::ErrorKind::NotFound => Probe::Absent,
+                io::ErrorKind::ConnectionRefused => Probe::Stale,
+                _ => Probe::Refused(e.to_string()),
+            })
+        }
+    };
+    let me = super::current_uid();
+    match super::peer_uid(&stream) {
+        Ok(uid) if uid == me => {}
+        Ok(uid) => {
+            return Err(Probe::Refused(format!(
+                "the socket is served by uid {uid}, not by you (uid {me})"
+            )))
+        }
+        Err(e) => {
+            return Err(Probe::Refused(format!(
+                "cannot check the socket's owner: {e}"
+            )))
+        }
+    }
+    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+    let hello = Message::new(proto::HELLO).with(proto::VERSION.to_string());
+    let answer = proto::write_message(&mut stream, &hello)
+        .and_then(|()| proto::read_message(&mut stream))
+        .map_err(|e| Probe::Refused(e.to_string()))?;
+    let Some(answer) = answer else {
+        return Err(Probe::Refused("the agent closed the connection".into()));
+    };
+    if answer.tag != proto::OK {
+        return Err(Probe::Refused(answer.text(0)));
+    }
+    let hello = Hello {
+        version: answer.text(0),
+        backend: answer.text(1),
+        identity: answer.text(2),
+        pid: answer.text(3).parse().unwrap_or(0),
+        state: answer.text(4),
+    };
+    Ok((stream, hello))
+}
+
+/// What is at `path`, without using it.
+pub fn probe(path: &Path) -> Probe {
+    match dial(path) {
+        Ok((_, hello)) => Probe::Running(hello),
+        Err(p) => p,
+    }
+}
+
+fn exchange(stream: &mut UnixStream, m: &Message) -> io::Result<Message> {
+    proto::write_message(stream, m)?;
+    proto::read_message(stream)?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the agent closed the connection",
+        )
+    })
+}
+
+fn no_agent(p: Probe, path: &Path) -> String {
+    match p {
+        Probe::Absent => format!("no agent is running (no socket at {})", path.display()),
+        Probe::Stale => format!(
+            "no agent is running (stale socket at {}, left by an agent that was killed)",
+            path.display()
+        ),
+        Probe::Running(h) => format!("an agent is running (pid {})", h.pid),
+        Probe::Refused(why) => format!("the agent at {} refused: {why}", path.display()),
+    }
+}
+
+/// The agent's `status` fields (`name`, `value`), and its greeting.
+pub fn status(path: &Path) -> std::result::Result<(Hello, Vec<(String, String)>), String> {
+    let (mut stream, hello) = dial(path).map_err(|p| no_agent(p, path))?;
+    let answer = exchange(&mut stream, &Message::new(proto::STATUS)).map_err(|e| e.to_string())?;
+    if answer.tag != proto::OK {
+        return Err(answer.text(0));
+    }
+    let fields = (0..answer.fields.len())
+        .map(|i| {
+            let f = answer.text(i);
+            match f.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (f, String::new()),
+            }
+        })
+        .collect();
+    Ok((hello, fields))
+}
+
+/// Ask the agent to wipe and exit; returns its pid once it is gone (or after 5 s).
+pub fn stop(path: &Path) -> std::result::Result<u32, String> {
+    let (mut stream, hello) = dial(path).map_err(|p| no_agent(p, path))?;
+    let answer = exchange(&mut stream, &Message::new(proto::STOP)).map_err(|e| e.to_string())?;
+    if answer.tag != proto::OK {
+        return Err(answer.text(0));
+    }
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        // SAFETY: signal 0 only checks whether the process exists.
+        let alive = hello.pid > 0 && unsafe { libc::kill(hello.pid as libc::pid_t, 0) } == 0;
+        if !alive || !path.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(hello.pid)
+}
+
+/// A keyring served by a running agent. One connection per process, kept for its lifetime.
+pub struct AgentKeyring {
+    conn: Mutex<UnixStream>,
+    path: PathBuf,
+    pub pid: u32,
+}
+
+impl std::fmt::Debug for AgentKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentKeyring")
+            .field("path", &self.path)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl AgentKeyring {
+    /// Connect to the agent at `path` when it serves `backend` for the store `identity` and is
+    /// not locked; otherwise say why not.
+    pub fn connect(
+        path: &Path,
+        backend: &str,
+        identity: &str,
+    ) -> std::result::Result<AgentKeyring, String> {
+        let (stream, hello) = dial(path).map_err(|p| no_agent(p, path))?;
+        if hello.backend != backend || hello.identity != identity {
+            return Err(format!(
+                "the agent (pid {}) serves another store ({} {})",
+                hello.pid, hello.backend, hello.identity
+            ));
+        }
+        if hello.state != "ready" {
+            return Err(format!(
+                "the agent (pid {}) is {}: run `aws-vault agent start` to unlock again",
+                hello.pid, hello.state
+            ));
+        }
+        Ok(AgentKeyring {
+            conn: Mutex::new(stream),
+            path: path.to_path_buf(),
+            pid: hello.pid,
+        })
+    }
+
+    fn call(&self, m: &Message) -> Result<Message> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let answer = exchange(&mut conn, m).map_err(|e| {
+            Error::Backend(format!(
+                "the agent (pid {}, {}) stopped answering: {e}",
+                self.pid,
+                self.path.display()
+            ))
+        })?;
+        match answer.to_error() {
+            None => Ok(answer),
+            Some(e) => Err(e),
+        }
+    }
+
+    fn list(answer: &Message) -> Vec<String> {
+        (0..answer.fields.len()).map(|i| answer.text(i)).collect()
+    }
+}
+
+impl Keyring for AgentKeyring {
+    fn get(&self, key: &str) -> Result<Item> {
+        let answer = self.call(&Message::new(proto::GET).with(key))?;
+        let json = answer
+            .fields
+            .first()
+            .ok_or_else(|| Error::Backend("the agent sent an empty item".into()))?;
+        Item::from_json(json).map_err(|e| Error::Corrupt {
+            path: format!("agent item {key}"),
+            reason: e,
+        })
+    }
+
+    fn set(&self, item: &Item) -> Result<()> {
+        self.call(&Message::new(proto::SET).with(&item.to_json()[..]))
+            .map(|_| ())
+    }
+
+    fn remove(&self, key: &str) -> Result<()> {
+        self.call(&Message::new(proto::REMOVE).with(key))
+            .map(|_| ())
+    }
+
+    fn keys(&self) -> Result<Vec<String>> {
+        self.call(&Message::new(proto::KEYS))
+            .map(|a| Self::list(&a))
+    }
+
+    fn retain_own(&self, keys: Vec<String>) -> Result<Vec<String>> {
+        let m = keys
+            .iter()
+            .fold(Message::new(proto::RETAIN), |m, k| m.with(k));
+        self.call(&m).map(|a| Self::list(&a))
+    }
+}
