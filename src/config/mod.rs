@@ -257,6 +257,8 @@ fn create_missing(path: &Path) -> Result<(), ConfigError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::metadata(dir) {
             if e.kind() == std::io::ErrorKind::NotFound {
+                // Only Unix gives the directory a mode.
+                #[cfg_attr(not(unix), allow(unused_mut))]
                 let mut builder = std::fs::DirBuilder::new();
                 #[cfg(unix)]
                 {

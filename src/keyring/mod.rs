@@ -320,7 +320,9 @@ pub fn open_explained(cfg: &Config) -> std::result::Result<Selection, OpenError>
 }
 
 /// Open one backend. `auto` is true during automatic selection, where a backend must look
-/// actually set up (e.g. an initialised password store), not merely installed.
+/// actually set up (e.g. an initialised password store), not merely installed. Only the Linux
+/// desktop backends make that distinction.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
 fn open_one(cfg: &Config, name: &str, auto: bool) -> std::result::Result<Box<dyn Keyring>, String> {
     match name {
         "file" => Ok(Box::new(file::FileKeyring::new(cfg))),

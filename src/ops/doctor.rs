@@ -218,6 +218,8 @@ fn check_key_dir(inp: &Inputs<'_>, out: &mut Vec<Finding>) {
         );
         return;
     }
+    // Only Unix has permission bits to find lax.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut lax = 0;
     #[cfg(unix)]
     {
