@@ -14,16 +14,16 @@ use crate::keyring::Keyring;
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Name of the profile
-    profile: Option<String>,
+    pub(super) profile: Option<String>,
     /// Format to output credentials
     #[arg(long, value_enum, default_value_t = Format::Env)]
-    format: Format,
+    pub(super) format: Format,
     #[command(flatten)]
-    creds: CredentialArgs,
+    pub(super) creds: CredentialArgs,
 }
 
 /// The flags `exec` and `export` share: how to get the credentials.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct CredentialArgs {
     /// Duration of the temporary or assume-role session. Defaults to 1h [$AWS_VAULT_DURATION]
     #[arg(short = 'd', long, value_name = "DURATION")]

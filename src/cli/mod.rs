@@ -12,6 +12,7 @@ mod completion;
 mod doctor;
 mod exec;
 mod export;
+mod fast;
 mod list;
 mod login;
 mod manual;
@@ -299,16 +300,22 @@ fn preprocess(
 ///    as it is (`exec p ls -la` runs `ls -la`, where the Go tool says `unknown short flag '-l'`).
 ///
 /// If both fail, the error is the first reading's, in kingpin's words.
+///
+/// `definition` is turned into the first reading's shape in place, and a fresh copy of the
+/// definition is made only for the second reading: cloning the whole command tree up front
+/// (and building both) was the largest heap use of every run, hot path included.
 fn parse_like_kingpin(
     definition: &mut clap::Command,
+    fresh: impl FnOnce() -> clap::Command,
     args: &[OsString],
 ) -> Result<clap::ArgMatches, clap::Error> {
-    let mut go = definition.clone().mut_subcommand("exec", |exec| {
+    let go = std::mem::take(definition).mut_subcommand("exec", |exec| {
         exec.mut_arg("command", |a| {
             a.trailing_var_arg(false).allow_hyphen_values(false)
         })
     });
-    let go_error = match go.try_get_matches_from_mut(args) {
+    *definition = go;
+    let go_error = match definition.try_get_matches_from_mut(args) {
         Ok(m) => return Ok(m),
         Err(e) => e,
     };
@@ -321,7 +328,11 @@ fn parse_like_kingpin(
     ) {
         return Err(go_error);
     }
-    match definition.try_get_matches_from_mut(args) {
+    // The second reading only matters for an `exec` line.
+    if !args.iter().skip(1).any(|a| a == "exec") {
+        return Err(go_error);
+    }
+    match fresh().try_get_matches_from(args) {
         Ok(m) if exec_has_command(&m) => Ok(m),
         _ => Err(go_error),
     }
@@ -376,11 +387,13 @@ pub fn main() -> i32 {
     run(std::env::args_os().collect())
 }
 
-/// Run with explicit arguments (argv[0] included).
-pub fn run(args: Vec<OsString>) -> i32 {
+/// Read the command line with clap, the way the Go tool's parser reads it. `Err(code)` when
+/// the line was fully handled here: help, the manual, completions, `--version`, a parse error.
+fn parse(args: Vec<OsString>) -> Result<(Cli, Negated), i32> {
     use clap::{CommandFactory, FromArgMatches};
     // The clap definition is built once and serves completion, negation, parsing and help.
-    let mut definition = Cli::command().after_help(crate::keyring::help_text());
+    let make = || Cli::command().after_help(crate::keyring::help_text());
+    let mut definition = make();
     let words: Vec<String> = args
         .iter()
         .skip(1)
@@ -388,31 +401,49 @@ pub fn run(args: Vec<OsString>) -> i32 {
         .collect();
     if words.iter().any(|w| w == "--help-man") {
         print!("{}", manual::man_page(&definition));
-        return 0;
+        return Err(0);
     }
     if words.iter().any(|w| w == "--help-long") {
         eprint!("{}", manual::long_help(&definition));
-        return 0;
+        return Err(0);
     }
     if let Some(out) = completion::handle(&definition, &words, completion_profiles) {
         print!("{out}");
-        return 0;
+        return Err(0);
     }
     let (args, negated) = match preprocess(args, &negatable(&definition)) {
         Ok(v) => v,
-        Err(e) => return usage_error(&e),
+        Err(e) => return Err(usage_error(&e)),
     };
-    let cli =
-        match parse_like_kingpin(&mut definition, &args).and_then(|m| Cli::from_arg_matches(&m)) {
-            Ok(cli) => cli,
-            Err(e) => return clap_error(e),
-        };
+    let cli = match parse_like_kingpin(&mut definition, make, &args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => return Err(clap_error(e)),
+    };
     if cli.version {
         eprintln!("{VERSION}");
-        return 0;
+        return Err(0);
     }
-    let Some(command) = cli.command else {
+    if cli.command.is_none() {
         let _ = definition.write_help(&mut std::io::stderr());
+        return Err(0);
+    }
+    Ok((cli, negated))
+}
+
+/// Run with explicit arguments (argv[0] included).
+pub fn run(args: Vec<OsString>) -> i32 {
+    // The hot path's plain `export` lines are read without clap (see `fast`); every other
+    // line, and every line with an error, help or anything unusual, goes through clap.
+    let (cli, negated) = match fast::parse(&args) {
+        Some(cli) => (cli, Negated::default()),
+        None => match parse(args) {
+            Ok(parsed) => parsed,
+            Err(code) => return code,
+        },
+    };
+    let Some(command) = cli.command else {
         return 0;
     };
     if let Command::Version = command {
