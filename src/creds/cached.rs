@@ -31,6 +31,10 @@ pub struct Executor<'a> {
     pub process_timeout: Duration,
     /// Who makes the calls: [`Live`] in the program, a recording fake in the tests.
     pub calls: &'a dyn Calls,
+    /// A key listing read just before the executor was made (by the planner), used once, by
+    /// the first cache lookup; every later lookup, and every lookup after waiting for a lock,
+    /// lists the keyring again, since another process may have written in the meantime.
+    pub listed: std::cell::RefCell<Option<Vec<String>>>,
 }
 
 /// The boundary between the cache policy (here) and the providers that reach AWS or run
@@ -126,7 +130,9 @@ impl Executor<'_> {
 
     /// A cached credential that is still good for `min_ttl`, if any.
     fn cached(&self, key: &CacheKey) -> anyhow::Result<Option<Credentials>> {
-        let found = match SessionStore::new(self.keyring).get(
+        let listed = self.listed.borrow_mut().take();
+        let found = match SessionStore::new(self.keyring).get_listed(
+            listed,
             key.kind,
             &key.profile,
             &key.serial,
@@ -420,6 +426,7 @@ region = eu-west-1
                 sso_login: sso::LoginOptions::default(),
                 process_timeout: Duration::from_secs(60),
                 calls: fake,
+                listed: Default::default(),
             };
             exec.retrieve(&plan).unwrap();
             out.push(fake.calls.borrow().join(" "));

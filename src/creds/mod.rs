@@ -62,6 +62,10 @@ pub struct Request<'a> {
     pub env: &'a crate::config::Env,
     /// How an IAM Identity Center login may interact with the user, if one is needed.
     pub sso_login: sso::LoginOptions,
+    /// The key listing [`plan`](Self::plan) read, handed to the executor's first cache lookup
+    /// so that the hot path lists the keyring once (a listing is a directory read for the
+    /// file backend but a D-Bus round trip per item for the Secret Service).
+    listed: std::cell::RefCell<Option<Vec<String>>>,
 }
 
 impl<'a> Request<'a> {
@@ -79,13 +83,16 @@ impl<'a> Request<'a> {
             mfa,
             env,
             sso_login: sso::LoginOptions::default(),
+            listed: std::cell::RefCell::new(None),
         }
     }
 
     /// The plan for this request (pure: reads only the keyring's key list).
     pub fn plan(&self) -> anyhow::Result<chain::Plan> {
         let stored = self.keyring.keys()?;
-        Ok(chain::plan(self.profile, &stored, &self.options)?)
+        let plan = chain::plan(self.profile, &stored, &self.options)?;
+        *self.listed.borrow_mut() = Some(stored);
+        Ok(plan)
     }
 
     /// The executor that runs this request's plans through the session cache. Fails when no
@@ -102,6 +109,7 @@ impl<'a> Request<'a> {
             sso_login: self.sso_login,
             process_timeout: crate::config::process_timeout(self.env),
             calls: &cached::Live,
+            listed: std::cell::RefCell::new(self.listed.borrow_mut().take()),
         })
     }
 }

@@ -168,8 +168,24 @@ impl<'a> SessionStore<'a> {
         serial: &str,
         fingerprint: Option<&str>,
     ) -> keyring::Result<Option<Credentials>> {
+        self.get_listed(None, kind, profile, serial, fingerprint)
+    }
+
+    /// [`get`](Self::get), looking the key up in `listed` (a listing of this keyring the
+    /// caller has just read) instead of listing the keyring again, when one is given.
+    pub fn get_listed(
+        &self,
+        listed: Option<Vec<String>>,
+        kind: &str,
+        profile: &str,
+        serial: &str,
+        fingerprint: Option<&str>,
+    ) -> keyring::Result<Option<Credentials>> {
         let prefix = SessionKey::prefix(kind, profile, serial);
-        let keys = self.keyring.keys()?;
+        let keys = match listed {
+            Some(keys) => keys,
+            None => self.keyring.keys()?,
+        };
         let Some(key) = keys
             .iter()
             .find(|k| k.starts_with(&prefix) && SessionKey::parse(k).is_some())
