@@ -158,6 +158,63 @@ fn secret_service_reads_an_item_the_go_tool_wrote() {
     assert!(env.contains("AWS_SECRET_ACCESS_KEY=gosecret\n"), "{env}");
 }
 
+/// The hot path reads an unlocked collection directly (one encrypted session, the item found
+/// by its attribute) and never needs the full client; a locked collection is what sends it
+/// there (`secret_service_unlocks_a_locked_collection`).
+#[test]
+fn secret_service_hot_path_reads_directly() {
+    let gk = GnomeKeyring::start();
+    let mut s = ss_sandbox(&gk);
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    for (name, key) in [
+        ("work", KEY_ID),
+        ("other1", "AKIAOTHER00000000001"),
+        ("other2", "AKIAOTHER00000000002"),
+    ] {
+        s.run_env(
+            &["add", "--env", "--no-add-config", name],
+            &[
+                ("AWS_ACCESS_KEY_ID", key),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        )
+        .ok();
+    }
+    let run = s
+        .run(&["--debug", "export", "--no-session", "--format=json", "work"])
+        .ok();
+    assert!(run.stdout.contains(KEY_ID), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("secret-service: encrypted session"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("through the full client"),
+        "{}",
+        run.stderr
+    );
+    // Every label is listed (the labels are requested all at once).
+    let list = s.run(&["list", "--credentials"]).ok().stdout;
+    let mut names: Vec<&str> = list.lines().collect();
+    names.sort_unstable();
+    assert_eq!(names, ["other1", "other2", "work"]);
+    // A key that is not there is a clean "not found", not a fall-back.
+    let run = s.run(&[
+        "--debug",
+        "export",
+        "--no-session",
+        "--format=json",
+        "nobody",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        !run.stderr.contains("through the full client"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn secret_service_item_is_found_by_secret_tool_as_go_item_json() {
     let gk = GnomeKeyring::start();
@@ -264,6 +321,22 @@ fn default_selection_picks_a_running_secret_service() {
         run.stderr
     );
     // GNOME Keyring offers the encrypted session; secrets do not cross the bus in clear.
+    s.run_env(
+        &["add", "--env", "work"],
+        &[
+            ("AWS_VAULT_BACKEND", ""),
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let run = s
+        .run_env(
+            &["--debug", "export", "--no-session", "--format=json", "work"],
+            &[("AWS_VAULT_BACKEND", "")],
+        )
+        .ok();
+    assert!(run.stdout.contains(SECRET), "{}", run.stdout);
     assert!(
         run.stderr.contains("secret-service: encrypted session"),
         "{}",

@@ -1,0 +1,413 @@
+//! The freedesktop Secret Service backend (docs/compatibility.md §4.7 `secret-service`): GNOME Keyring,
+//! KeePassXC, KWallet's Secret Service API, over the D-Bus session bus.
+//!
+//! Item for item compatible with the Go tool: the collection is found by its decoded object path
+//! `/org/freedesktop/secrets/collection/<name>` (default `awsvault`, `--secret-service-collection`)
+//! and created on the first write with label `<name>`; each item has label = key, the single
+//! attribute `profile` = key, content type `application/json`, and the Item JSON as its secret.
+//! A locked collection or item is unlocked through the service (which may show a prompt).
+//!
+//! Secrets travel over an encrypted session (`dh-ietf1024-sha256-aes128-cbc-pkcs7`) where the
+//! service offers one, `plain` otherwise. Opening only checks that a provider of
+//! `org.freedesktop.secrets` is on the bus (running or activatable); the session is negotiated on
+//! first use.
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use secret_service::blocking::{Collection, SecretService};
+use secret_service::EncryptionType;
+use zeroize::Zeroizing;
+
+use super::{Config, Error, Item, Keyring, Result};
+
+mod direct;
+
+pub const BUS_NAME: &str = "org.freedesktop.secrets";
+const COLLECTION_PREFIX: &str = "/org/freedesktop/secrets/collection/";
+
+/// The `secret-service` keyring.
+pub struct SecretServiceKeyring {
+    collection: String,
+    conn: zbus::blocking::Connection,
+    ss: OnceLock<SecretService<'static>>,
+    /// The read path of [`direct`]: the collection's object path and an encrypted session,
+    /// each found or opened once per process (`None`: use the crate's path).
+    direct_collection: OnceLock<Option<zbus::zvariant::OwnedObjectPath>>,
+    direct_session: OnceLock<Option<direct::Session>>,
+}
+
+impl std::fmt::Debug for SecretServiceKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretServiceKeyring")
+            .field("collection", &self.collection)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the session bus would be, without connecting: `Err(reason)` when it certainly is not
+/// there (no address and no socket at the default place, or a `unix:path=` socket that does not
+/// exist). Costs a `stat`, so the automatic backend selection stays cheap on headless machines.
+pub fn session_bus_precheck() -> std::result::Result<(), String> {
+    match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        Ok(addr) if !addr.is_empty() => {
+            let paths: Vec<&str> = addr
+                .split(';')
+                .filter_map(|a| a.strip_prefix("unix:"))
+                .filter_map(|a| a.split(',').find_map(|kv| kv.strip_prefix("path=")))
+                .collect();
+            let all_unix_paths = addr.split(';').filter(|a| !a.is_empty()).count() == paths.len();
+            if all_unix_paths && !paths.iter().any(|p| std::path::Path::new(p).exists()) {
+                return Err(format!(
+                    "no D-Bus session bus: the socket in DBUS_SESSION_BUS_ADDRESS ({addr}) does not exist"
+                ));
+            }
+            Ok(())
+        }
+        _ => {
+            let dir = match std::env::var("XDG_RUNTIME_DIR") {
+                Ok(d) if !d.is_empty() => std::path::PathBuf::from(d),
+                // SAFETY: getuid never fails.
+                _ => std::path::PathBuf::from(format!("/run/user/{}", unsafe { libc::getuid() })),
+            };
+            let sock = dir.join("bus");
+            if sock.exists() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and {} does not exist",
+                    sock.display()
+                ))
+            }
+        }
+    }
+}
+
+/// The session bus connection, made once per process (after the cheap pre-check) and shared by
+/// the D-Bus backends, so probing secret-service and then kwallet costs one connection.
+pub fn connect_session_bus() -> std::result::Result<zbus::blocking::Connection, String> {
+    static BUS: OnceLock<std::result::Result<zbus::blocking::Connection, String>> = OnceLock::new();
+    BUS.get_or_init(|| {
+        session_bus_precheck()?;
+        zbus::blocking::Connection::session()
+            .map_err(|e| format!("cannot connect to the D-Bus session bus: {e}"))
+    })
+    .clone()
+}
+
+/// The names currently owned on the bus, asked once per process (one round trip answers the
+/// automatic selection for every D-Bus backend).
+fn owned_names(conn: &zbus::blocking::Connection) -> std::result::Result<Vec<String>, String> {
+    static NAMES: OnceLock<std::result::Result<Vec<String>, String>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let dbus = zbus::blocking::fdo::DBusProxy::new(conn)
+                .map_err(|e| format!("cannot talk to the D-Bus daemon: {e}"))?;
+            Ok(dbus
+                .list_names()
+                .map_err(|e| format!("cannot talk to the D-Bus daemon: {e}"))?
+                .into_iter()
+                .map(|n| n.to_string())
+                .collect())
+        })
+        .clone()
+}
+
+/// Whether `name` has an owner on the bus or, with `activatable_ok`, can be started by D-Bus
+/// activation.
+pub fn name_available(
+    conn: &zbus::blocking::Connection,
+    name: &str,
+    activatable_ok: bool,
+) -> std::result::Result<bool, String> {
+    if !activatable_ok {
+        return Ok(owned_names(conn)?.iter().any(|n| n == name));
+    }
+    let dbus = zbus::blocking::fdo::DBusProxy::new(conn)
+        .map_err(|e| format!("cannot talk to the D-Bus daemon: {e}"))?;
+    let bus_name = zbus::names::BusName::try_from(name).map_err(|e| e.to_string())?;
+    if dbus
+        .name_has_owner(bus_name)
+        .map_err(|e| format!("cannot talk to the D-Bus daemon: {e}"))?
+    {
+        return Ok(true);
+    }
+    let activatable = dbus
+        .list_activatable_names()
+        .map_err(|e| format!("cannot talk to the D-Bus daemon: {e}"))?;
+    Ok(activatable.iter().any(|n| n.as_str() == name))
+}
+
+/// Decode the `_XX` hex escapes the Secret Service uses in object paths.
+pub fn decode_object_path(path: &str) -> String {
+    String::from_utf8_lossy(&crate::gofmt::quote::unescape_hex(path, b'_')).into_owned()
+}
+
+fn ss_error(what: &str, e: secret_service::Error) -> Error {
+    use secret_service::Error as E;
+    let why = match e {
+        E::Prompt => "the service's prompt was dismissed (is there a desktop session to show it?)"
+            .to_string(),
+        E::PromptDisconnected => "the service went away while its prompt was open".to_string(),
+        E::Locked => "it is locked".to_string(),
+        E::Unavailable => "no Secret Service provider is available on the session bus".to_string(),
+        other => other.to_string(),
+    };
+    Error::Backend(format!("secret-service: cannot {what}: {why}"))
+}
+
+impl SecretServiceKeyring {
+    /// Connect to the session bus and check that a Secret Service provider is there. When
+    /// named explicitly a D-Bus-activatable provider is enough; during automatic selection
+    /// (`auto`) it must already be running, because an activated provider on a headless machine
+    /// is typically locked and unusable. No session is negotiated and no prompt can appear.
+    pub fn open(cfg: &Config, auto: bool) -> std::result::Result<SecretServiceKeyring, String> {
+        let conn = connect_session_bus()?;
+        if !name_available(&conn, BUS_NAME, !auto)? {
+            return Err(if auto {
+                format!(
+                    "no Secret Service provider ({BUS_NAME}) is running on the D-Bus session bus"
+                )
+            } else {
+                format!("no Secret Service provider ({BUS_NAME}) on the D-Bus session bus")
+            });
+        }
+        Ok(SecretServiceKeyring {
+            collection: if cfg.secret_service_collection.is_empty() {
+                "awsvault".into()
+            } else {
+                cfg.secret_service_collection.clone()
+            },
+            conn,
+            ss: OnceLock::new(),
+            direct_collection: OnceLock::new(),
+            direct_session: OnceLock::new(),
+        })
+    }
+
+    fn direct_collection(&self) -> Option<&zbus::zvariant::OwnedObjectPath> {
+        self.direct_collection
+            .get_or_init(|| direct::collection_path(&self.conn, &self.collection))
+            .as_ref()
+    }
+
+    fn direct_session(&self) -> Option<&direct::Session> {
+        self.direct_session
+            .get_or_init(|| {
+                let s = direct::open_session(&self.conn);
+                if s.is_some() {
+                    crate::debug!("secret-service: encrypted session ({})", direct::ALGORITHM);
+                }
+                s
+            })
+            .as_ref()
+    }
+
+    /// [`Keyring::get`] by the direct path; `None` to take the crate's.
+    fn get_direct(&self, key: &str) -> Option<Result<Item>> {
+        let collection = self.direct_collection()?;
+        let session = self.direct_session()?;
+        match direct::secret(&self.conn, session, collection, key)? {
+            direct::Found::Missing => Some(Err(Error::NotFound)),
+            direct::Found::Secret(secret) => Some(parse_item(key, &secret)),
+        }
+    }
+
+    fn service(&self) -> Result<&SecretService<'static>> {
+        if let Some(ss) = self.ss.get() {
+            return Ok(ss);
+        }
+        let ss = match SecretService::connect_with_existing(EncryptionType::Dh, self.conn.clone()) {
+            Ok(ss) => {
+                crate::debug!(
+                    "secret-service: encrypted session (dh-ietf1024-sha256-aes128-cbc-pkcs7)"
+                );
+                ss
+            }
+            Err(e) => {
+                crate::debug!("secret-service: no encrypted session ({e}), using plain");
+                SecretService::connect_with_existing(EncryptionType::Plain, self.conn.clone())
+                    .map_err(|e| ss_error("open a session", e))?
+            }
+        };
+        Ok(self.ss.get_or_init(|| ss))
+    }
+
+    /// The collection whose decoded path is `/org/freedesktop/secrets/collection/<name>`.
+    ///
+    /// Reads the service's `Collections` property once and builds a proxy only for the match
+    /// (building one per collection costs a few round trips each).
+    fn find_collection<'s>(
+        &'s self,
+        ss: &'s SecretService<'static>,
+    ) -> Result<Option<Collection<'s>>> {
+        let want = format!("{COLLECTION_PREFIX}{}", self.collection);
+        let props = zbus::blocking::fdo::PropertiesProxy::builder(&self.conn)
+            .destination(BUS_NAME)
+            .and_then(|b| b.path("/org/freedesktop/secrets"))
+            .and_then(|b| b.cache_properties(zbus::proxy::CacheProperties::No).build())
+            .map_err(|e| ss_error("list collections", e.into()))?;
+        let iface =
+            zbus::names::InterfaceName::from_static_str_unchecked("org.freedesktop.Secret.Service");
+        let value = props
+            .get(iface, "Collections")
+            .map_err(|e| ss_error("list collections", e.into()))?;
+        let paths: Vec<zbus::zvariant::OwnedObjectPath> = value
+            .try_into()
+            .map_err(|e: zbus::zvariant::Error| ss_error("list collections", e.into()))?;
+        let Some(path) = paths
+            .into_iter()
+            .find(|p| decode_object_path(p.as_str()) == want)
+        else {
+            return Ok(None);
+        };
+        ss.get_collection_by_path(path)
+            .map(Some)
+            .map_err(|e| ss_error("open the collection", e))
+    }
+
+    fn unlocked<'s>(&self, c: Collection<'s>) -> Result<Collection<'s>> {
+        if c.is_locked()
+            .map_err(|e| ss_error("query the collection", e))?
+        {
+            crate::debug!("secret-service: unlocking collection {}", self.collection);
+            c.unlock().map_err(|e| {
+                ss_error(&format!("unlock the collection '{}'", self.collection), e)
+            })?;
+        }
+        Ok(c)
+    }
+
+    fn search<'s>(
+        &self,
+        c: &'s Collection<'s>,
+        key: &str,
+    ) -> Result<Vec<secret_service::blocking::Item<'s>>> {
+        c.search_items(HashMap::from([("profile", key)]))
+            .map_err(|e| ss_error("search the collection", e))
+    }
+}
+
+/// An item's secret as an aws-vault [`Item`].
+fn parse_item(key: &str, secret: &[u8]) -> Result<Item> {
+    Item::from_json(secret).map_err(|reason| Error::Corrupt {
+        path: format!("secret-service item '{key}'"),
+        reason: format!("not an aws-vault item: {reason}"),
+    })
+}
+
+impl Keyring for SecretServiceKeyring {
+    fn get(&self, key: &str) -> Result<Item> {
+        if let Some(result) = self.get_direct(key) {
+            return result;
+        }
+        crate::debug!("secret-service: reading '{key}' through the full client");
+        let ss = self.service()?;
+        let Some(c) = self.find_collection(ss)? else {
+            return Err(Error::NotFound);
+        };
+        let items = self.search(&c, key)?;
+        let Some(it) = items.first() else {
+            return Err(Error::NotFound);
+        };
+        if it.is_locked().map_err(|e| ss_error("query an item", e))? {
+            it.unlock()
+                .map_err(|e| ss_error(&format!("unlock the item '{key}'"), e))?;
+        }
+        let secret = Zeroizing::new(
+            it.get_secret()
+                .map_err(|e| ss_error(&format!("read the item '{key}'"), e))?,
+        );
+        parse_item(key, &secret)
+    }
+
+    fn set(&self, item: &Item) -> Result<()> {
+        let ss = self.service()?;
+        let c = match self.find_collection(ss)? {
+            Some(c) => c,
+            None => {
+                crate::debug!("secret-service: creating collection {}", self.collection);
+                ss.create_collection(&self.collection, "").map_err(|e| {
+                    ss_error(&format!("create the collection '{}'", self.collection), e)
+                })?
+            }
+        };
+        let c = self.unlocked(c)?;
+        let json = item.to_json();
+        c.create_item(
+            &item.key,
+            HashMap::from([("profile", item.key.as_str())]),
+            &json,
+            true,
+            "application/json",
+        )
+        .map_err(|e| ss_error(&format!("store the item '{}'", item.key), e))?;
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) -> Result<()> {
+        let ss = self.service()?;
+        let Some(c) = self.find_collection(ss)? else {
+            return Err(Error::NotFound);
+        };
+        let c = self.unlocked(c)?;
+        let items = self.search(&c, key)?;
+        if items.is_empty() {
+            return Err(Error::NotFound);
+        }
+        for it in items {
+            it.delete()
+                .map_err(|e| ss_error(&format!("delete the item '{key}'"), e))?;
+        }
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<String>> {
+        if let Some(labels) = self
+            .direct_collection()
+            .and_then(|c| direct::labels(&self.conn, c))
+        {
+            return Ok(labels);
+        }
+        let ss = self.service()?;
+        let Some(c) = self.find_collection(ss)? else {
+            return Ok(Vec::new());
+        };
+        let c = self.unlocked(c)?;
+        let items = c
+            .get_all_items()
+            .map_err(|e| ss_error("list the collection", e))?;
+        let mut keys = Vec::with_capacity(items.len());
+        for it in items {
+            keys.push(
+                it.get_label()
+                    .map_err(|e| ss_error("read an item label", e))?,
+            );
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_paths_decode() {
+        assert_eq!(
+            decode_object_path("/org/freedesktop/secrets/collection/awsvault"),
+            "/org/freedesktop/secrets/collection/awsvault"
+        );
+        assert_eq!(
+            decode_object_path("/org/freedesktop/secrets/collection/keyring_2dtest"),
+            "/org/freedesktop/secrets/collection/keyring-test"
+        );
+        // A second collection with the same label is not the one we want.
+        assert_eq!(
+            decode_object_path("/org/freedesktop/secrets/collection/awsvault_5f1"),
+            "/org/freedesktop/secrets/collection/awsvault_1"
+        );
+        assert_eq!(decode_object_path("/x_"), "/x_");
+        assert_eq!(decode_object_path("/x_4"), "/x_4");
+        assert_eq!(decode_object_path("/x_zz"), "/x_zz");
+    }
+}
