@@ -182,10 +182,15 @@ impl FileKeyring {
                 continue;
             }
             let path = entry.path();
-            // Follows symlinks: a link to an item file is an item.
-            match fs::metadata(&path) {
-                Ok(m) if m.is_file() => {}
-                _ => continue,
+            // The directory entry's own type where the file system records it (no `stat` per
+            // file on the hot path); symlinks are followed: a link to an item file is an item.
+            let is_file = match entry.file_type() {
+                Ok(t) if t.is_file() => true,
+                Ok(t) if !t.is_symlink() => false,
+                _ => fs::metadata(&path).is_ok_and(|m| m.is_file()),
+            };
+            if !is_file {
+                continue;
             }
             // A dot file is an item only if it holds a token (a profile may be named `.x`, but
             // `.DS_Store` and friends are not items).

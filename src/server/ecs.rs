@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
+use hyper::body::{Bytes, Incoming};
 use hyper::Request;
 use subtle::ConstantTimeEq;
 
@@ -39,12 +39,14 @@ pub fn start(broker: Arc<Broker>) -> anyhow::Result<EcsServer> {
     let port = listener.local_addr()?.port();
     let token = crate::random::token(30)?;
     let t = Arc::new(token.clone());
+    let bodies = Arc::new(Bodies::default());
     let running = super::spawn(
         listener,
         move |req: Request<Incoming>, _peer: SocketAddr| {
             let broker = broker.clone();
             let token = t.clone();
-            async move { handle(&req, &token, &broker).await }
+            let bodies = bodies.clone();
+            async move { handle(&req, &token, &broker, &bodies).await }
         },
     )?;
     Ok(EcsServer {
@@ -78,7 +80,31 @@ pub fn route(path: &str, authorization: Option<&[u8]>, token: &str) -> Route {
     }
 }
 
-async fn handle(req: &Request<Incoming>, token: &str, broker: &Broker) -> Resp {
+/// The last answer body and the credentials it was rendered from. An SDK asks for the same
+/// credentials over and over; rendering them once per refresh instead of once per request
+/// (JSON escaping, the time layout, five allocations) is worth about a tenth of the server's
+/// throughput. The body holds the secret, so its memory is wiped when the last response that
+/// shares it is gone.
+#[derive(Default)]
+struct Bodies {
+    last: std::sync::Mutex<Option<(Arc<Credentials>, Bytes)>>,
+}
+
+impl Bodies {
+    fn get(&self, c: &Arc<Credentials>) -> Bytes {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((had, bytes)) = last.as_ref() {
+            if Arc::ptr_eq(had, c) {
+                return bytes.clone();
+            }
+        }
+        let bytes = Bytes::from_owner(zeroize::Zeroizing::new(body(c).into_bytes()));
+        *last = Some((c.clone(), bytes.clone()));
+        bytes
+    }
+}
+
+async fn handle(req: &Request<Incoming>, token: &str, broker: &Broker, bodies: &Bodies) -> Resp {
     let auth = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
@@ -87,7 +113,7 @@ async fn handle(req: &Request<Incoming>, token: &str, broker: &Broker) -> Resp {
         Route::Forbidden => json_error(403, "invalid Authorization token"),
         Route::Redirect(to) => super::redirect(&to),
         Route::Creds(target) => match broker.get(target).await {
-            Ok(c) => super::respond(200, "application/json; charset=utf-8", body(&c)),
+            Ok(c) => super::respond(200, "application/json; charset=utf-8", bodies.get(&c)),
             Err(e) if e.pending => json_error(503, &e.message),
             Err(e) => json_error(500, &e.message),
         },

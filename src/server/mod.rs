@@ -148,7 +148,7 @@ pub enum Job {
     Fetch {
         target: Wanted,
         asked: Instant,
-        reply: tokio::sync::oneshot::Sender<Result<Credentials, String>>,
+        reply: tokio::sync::oneshot::Sender<Result<Arc<Credentials>, String>>,
     },
     /// The child exited: stop serving.
     Stop,
@@ -156,7 +156,9 @@ pub enum Job {
 
 #[derive(Default)]
 struct Cache {
-    creds: HashMap<Wanted, (Instant, Credentials)>,
+    /// Shared, so that a request takes a reference rather than a copy of the secrets, and the
+    /// servers can tell "the same credentials as last time" by pointer (see `ecs::Bodies`).
+    creds: HashMap<Wanted, (Instant, Arc<Credentials>)>,
     errors: HashMap<Wanted, (Instant, String)>,
 }
 
@@ -218,13 +220,13 @@ impl Broker {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn cached(&self, target: &Wanted) -> Option<Credentials> {
+    fn cached(&self, target: &Wanted) -> Option<Arc<Credentials>> {
         self.lock_cache().creds.get(target).map(|(_, c)| c.clone())
     }
 
     /// Fetch now, on the calling thread (the pre-fetch before the child starts).
     pub fn prefetch(&self, fetcher: &mut dyn Fetch, target: &Wanted) -> anyhow::Result<()> {
-        let creds = fetcher.fetch(target)?;
+        let creds = Arc::new(fetcher.fetch(target)?);
         self.lock_cache()
             .creds
             .insert(target.clone(), (Instant::now(), creds));
@@ -233,7 +235,7 @@ impl Broker {
 
     /// Credentials for a request: from the cache while fresh, else through the worker, waiting
     /// at most `self.wait`.
-    pub async fn get(&self, target: Wanted) -> Result<Credentials, FetchError> {
+    pub async fn get(&self, target: Wanted) -> Result<Arc<Credentials>, FetchError> {
         let old = self.cached(&target);
         if let Some(c) = &old {
             if freshness(c, self.min_ttl, Timestamp::now()) == Freshness::Fresh {
@@ -310,7 +312,10 @@ pub fn work(jobs: &mpsc::Receiver<Job>, broker: &Broker, fetcher: &mut dyn Fetch
             }
         }
         crate::debug!("refreshing credentials for {target}");
-        let result = fetcher.fetch(&target).map_err(|e| format!("{e:#}"));
+        let result = fetcher
+            .fetch(&target)
+            .map(Arc::new)
+            .map_err(|e| format!("{e:#}"));
         let mut cache = broker.lock_cache();
         match &result {
             Ok(c) => {
@@ -334,13 +339,14 @@ pub fn work(jobs: &mpsc::Receiver<Job>, broker: &Broker, fetcher: &mut dyn Fetch
 pub type Resp = Response<Full<Bytes>>;
 
 /// A response with a body and a content type.
-pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+pub fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
-    }
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
     r
 }
 
@@ -517,7 +523,7 @@ mod tests {
         wait: Duration,
         delay: Duration,
         fail: bool,
-    ) -> (usize, Vec<Result<Credentials, FetchError>>) {
+    ) -> (usize, Vec<Result<Arc<Credentials>, FetchError>>) {
         let (broker, rx) = Broker::new("p", Duration::from_secs(300), wait);
         let calls = Arc::new(Mutex::new(0));
         let b2 = broker.clone();
@@ -600,7 +606,7 @@ mod tests {
         broker
             .lock_cache()
             .creds
-            .insert(Wanted::Base, (Instant::now(), creds("old", Some(60))));
+            .insert(Wanted::Base, (Instant::now(), Arc::new(creds("old", Some(60)))));
         let b2 = broker.clone();
         let t = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
