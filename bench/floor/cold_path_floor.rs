@@ -3,7 +3,8 @@
 //! then AssumeRole signed with that session — made by the smallest program that uses the same
 //! AWS SDK crates, HTTP client (hyper + rustls with ring) and current-thread tokio runtime. It
 //! reads no keyring and no config file, caches nothing and prints the role's credentials as
-//! `credential_process` JSON.
+//! `credential_process` JSON. With `MFA_SERIAL` set, GetSessionToken sends it and the code
+//! 123456.
 //!
 //!     cargo build --release --example cold_path_floor
 //!     AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… AWS_ENDPOINT_URL=http://127.0.0.1:PORT \
@@ -65,9 +66,12 @@ async fn run() -> Result<String, String> {
         None,
         "floor",
     );
-    let session = client(base)
-        .get_session_token()
-        .duration_seconds(3600)
+    let mut gst = client(base).get_session_token().duration_seconds(3600);
+    // With an MFA device, as aws-vault's role profile in bench/run-all has.
+    if let Ok(serial) = std::env::var("MFA_SERIAL") {
+        gst = gst.serial_number(serial).token_code("123456");
+    }
+    let session = gst
         .send()
         .await
         .map_err(|e| format!("GetSessionToken: {e}"))?;

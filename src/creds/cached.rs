@@ -87,16 +87,27 @@ impl Executor<'_> {
             Some(dir) => {
                 let lock_name =
                     crate::store::SessionKey::prefix(key.kind, &key.profile, &key.serial);
-                Some(
-                    lock::acquire(dir, &lock_name, {
-                        let msg = format!(
-                            "Waiting for another aws-vault process to refresh {} credentials for profile {}...",
-                            key.kind, key.profile
-                        );
-                        move || eprintln!("{msg}")
-                    })
-                    .context("cannot take the refresh lock")?,
-                )
+                let msg = format!(
+                    "Waiting for another aws-vault process to refresh {} credentials for profile {}...",
+                    key.kind, key.profile
+                );
+                let again = msg.clone();
+                match lock::acquire_or_wait(dir, &lock_name, move || eprintln!("{msg}"))
+                    .context("cannot take the refresh lock")?
+                {
+                    Some(lock) => Some(lock),
+                    None => {
+                        // Another process held the lock: it was refreshing this link, and
+                        // its result is in the cache unless it failed.
+                        if let Some(creds) = self.cached(key)? {
+                            return Ok(creds);
+                        }
+                        Some(
+                            lock::acquire(dir, &lock_name, move || eprintln!("{again}"))
+                                .context("cannot take the refresh lock")?,
+                        )
+                    }
+                }
             }
             None => None,
         };

@@ -148,6 +148,41 @@ const QUIET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// once if the lock stays busy for more than a second (to tell the user why nothing happens,
 /// e.g. another process is at its MFA prompt).
 pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce() + Send + 'static) -> io::Result<Lock> {
+    let file = open(dir, key)?;
+    match file.try_lock() {
+        Ok(()) => return Ok(Lock { file }),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    wait_quietly(waiting, || file.lock())?;
+    Ok(Lock { file })
+}
+
+/// Take the lock for `key` if it is free. If another process holds it, wait until that process
+/// lets go and return `None` without the lock: the holder was refreshing, so the caller reads
+/// the cache again and takes the lock with [`acquire`] only if the refresh failed.
+///
+/// The wait is on a *shared* lock, released at once: every waiter wakes the moment the holder
+/// is done, and they all read the fresh cache side by side. (Queueing for the exclusive lock
+/// instead made two hundred parallel `credential_process` calls pass it on one by one, each
+/// holding it for its own cache read.)
+pub fn acquire_or_wait(
+    dir: &Path,
+    key: &str,
+    waiting: impl FnOnce() + Send + 'static,
+) -> io::Result<Option<Lock>> {
+    let file = open(dir, key)?;
+    match file.try_lock() {
+        Ok(()) => return Ok(Some(Lock { file })),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    wait_quietly(waiting, || file.lock_shared())?;
+    Ok(None)
+}
+
+/// The lock file for `key` in `dir`, created if needed, checked to be ours.
+fn open(dir: &Path, key: &str) -> io::Result<File> {
     let digest = Sha256::digest(key.as_bytes());
     let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("{name}.lock"));
@@ -170,14 +205,16 @@ pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce() + Send + 'static) -
         }
     })?;
     check_lock_file(&file, &path)?;
-    match file.try_lock() {
-        Ok(()) => return Ok(Lock { file }),
-        Err(std::fs::TryLockError::WouldBlock) => {}
-        Err(std::fs::TryLockError::Error(e)) => return Err(e),
-    }
-    // Busy: block on the lock at once (so we wake the moment it is free), and let a watcher
-    // thread speak only if the wait outlasts QUIET_WAIT. Most waits (parallel SDK starts) last
-    // milliseconds, and a message per process would only be noise.
+    Ok(file)
+}
+
+/// Block in `wait` (at once, so we wake the moment the lock is free), and let a watcher thread
+/// call `waiting` only if the wait outlasts [`QUIET_WAIT`]. Most waits (parallel SDK starts)
+/// last milliseconds, and a message per process would only be noise.
+fn wait_quietly(
+    waiting: impl FnOnce() + Send + 'static,
+    wait: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
     let (done, until_done) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = until_done.recv_timeout(QUIET_WAIT)
@@ -185,15 +222,51 @@ pub fn acquire(dir: &Path, key: &str, waiting: impl FnOnce() + Send + 'static) -
             waiting();
         }
     });
-    let locked = file.lock();
+    let waited = wait();
     drop(done);
-    locked?;
-    Ok(Lock { file })
+    waited
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiters_wake_together_without_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        // Free: taken at once.
+        let first = acquire_or_wait(dir.path(), "k", || {}).unwrap();
+        assert!(first.is_some());
+        // Busy: three waiters block until the holder lets go, then all return None at once
+        // (none of them holds the lock, so none waits for another).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let path = dir.path().to_path_buf();
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let got = acquire_or_wait(&path, "k", || {}).unwrap();
+                    tx.send(got.is_none()).unwrap();
+                    // Hold nothing while "reading the cache".
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(rx.try_recv().is_err(), "a waiter did not wait");
+        drop(first);
+        for _ in 0..3 {
+            let none = rx
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .expect("waiters wake together, not one after another");
+            assert!(none);
+        }
+        // And the lock is free for whoever must refresh after all.
+        assert!(acquire_or_wait(dir.path(), "k", || {}).unwrap().is_some());
+        for w in waiters {
+            w.join().unwrap();
+        }
+    }
 
     #[test]
     fn second_holder_waits() {

@@ -603,10 +603,10 @@ mod tests {
     #[test]
     fn stale_credentials_are_refreshed_before_expiry() {
         let (broker, rx) = Broker::new("p", Duration::from_secs(300), Duration::from_secs(5));
-        broker
-            .lock_cache()
-            .creds
-            .insert(Wanted::Base, (Instant::now(), Arc::new(creds("old", Some(60)))));
+        broker.lock_cache().creds.insert(
+            Wanted::Base,
+            (Instant::now(), Arc::new(creds("old", Some(60)))),
+        );
         let b2 = broker.clone();
         let t = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
