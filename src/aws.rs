@@ -309,6 +309,32 @@ pub fn oidc_client(region: &str, endpoint_url: Option<&str>) -> aws_sdk_ssooidc:
     aws_sdk_ssooidc::Client::from_conf(b.build())
 }
 
+/// Start the HTTP client's TLS set-up (parsing the system's ~150 trust roots, several
+/// milliseconds of CPU) on another thread, so that it overlaps with what the caller does
+/// before its first AWS call — on a cold `export`, reading the long-term key (a key
+/// derivation). The roots are parsed once per process and shared by every client, so the
+/// client built here is thrown away. Idempotent.
+pub fn warm_up() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("aws-vault-warm-up".into())
+            .spawn(|| {
+                let conf = aws_sdk_sts::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("us-east-1"))
+                    .http_client(http_client())
+                    .timeout_config(timeout_config())
+                    .retry_config(retry_config())
+                    .build();
+                drop(aws_sdk_sts::Client::from_conf(conf));
+            });
+        if let Err(e) = spawned {
+            crate::debug!("cannot start the warm-up thread: {e}");
+        }
+    });
+}
+
 /// Run `f` to completion on the process-wide current-thread tokio runtime (created on first
 /// use). May be called from several threads at once; must not be called from inside an async
 /// context (tokio panics: "Cannot start a runtime from within a runtime").

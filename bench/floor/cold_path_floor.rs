@@ -3,8 +3,8 @@
 //! then AssumeRole signed with that session — made by the smallest program that uses the same
 //! AWS SDK crates, HTTP client (hyper + rustls with ring) and current-thread tokio runtime. It
 //! reads no keyring and no config file, caches nothing and prints the role's credentials as
-//! `credential_process` JSON. With `MFA_SERIAL` set, GetSessionToken sends it and the code
-//! 123456.
+//! `credential_process` JSON. With `MFA_SERIAL` set, GetSessionToken sends it with the code
+//! that `sh -c "$MFA_PROCESS"` prints (default `echo 123456`), as aws-vault's `mfa_process`.
 //!
 //!     cargo build --release --example cold_path_floor
 //!     AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… AWS_ENDPOINT_URL=http://127.0.0.1:PORT \
@@ -67,9 +67,16 @@ async fn run() -> Result<String, String> {
         "floor",
     );
     let mut gst = client(base).get_session_token().duration_seconds(3600);
-    // With an MFA device, as aws-vault's role profile in bench/run-all has.
+    // With an MFA device, as aws-vault's role profile in bench/run-all has, its code from the
+    // same `mfa_process` command.
     if let Ok(serial) = std::env::var("MFA_SERIAL") {
-        gst = gst.serial_number(serial).token_code("123456");
+        let command = std::env::var("MFA_PROCESS").unwrap_or_else(|_| "echo 123456".into());
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &command])
+            .output()
+            .map_err(|e| format!("mfa_process: {e}"))?;
+        let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        gst = gst.serial_number(serial).token_code(code);
     }
     let session = gst
         .send()

@@ -175,6 +175,8 @@ impl Executor<'_> {
         if level == 0 {
             return self.base(&plan.base);
         }
+        // Every hop is an AWS call: let the TLS set-up run while the source is read.
+        crate::aws::warm_up();
         let source = self.level(plan, level - 1)?;
         let hop = &plan.hops[level - 1].what;
         let (profile, serial, process) = match hop {

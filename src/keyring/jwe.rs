@@ -720,8 +720,25 @@ fn inflate(compressed: &[u8]) -> Result<Zeroizing<Vec<u8>>, JweError> {
 /// `2025-01-02 03:04:05.123456789 +1100 AEDT` (the fraction trimmed of trailing zeros, omitted
 /// when zero).
 pub fn go_time_now_string() -> String {
-    let now = jiff::Zoned::now();
+    let now = jiff::Timestamp::now().to_zoned(local_zone());
     go_time_string(&now)
+}
+
+/// The local time zone, as Go's `time.Local` finds it: `TZ` when it is set, else
+/// `/etc/localtime`. Read directly rather than with `TimeZone::system()`, which also looks the
+/// zone's name up in the tz database — on its first use a walk of all of
+/// `/usr/share/zoneinfo`, about a millisecond on every write to the file backend.
+fn local_zone() -> jiff::tz::TimeZone {
+    #[cfg(unix)]
+    if std::env::var_os("TZ").is_none() {
+        if let Some(zone) = std::fs::read("/etc/localtime")
+            .ok()
+            .and_then(|data| jiff::tz::TimeZone::tzif("Local", &data).ok())
+        {
+            return zone;
+        }
+    }
+    jiff::tz::TimeZone::system()
 }
 
 fn go_time_string(t: &jiff::Zoned) -> String {
