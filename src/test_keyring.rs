@@ -14,6 +14,8 @@ pub struct MemoryKeyring {
     pub corrupt_reads_for: RefCell<Vec<String>>,
     pub fail_remove: Cell<bool>,
     pub sets: Cell<usize>,
+    /// How many times `keys` was called.
+    pub lists: Cell<usize>,
 }
 
 impl MemoryKeyring {
@@ -71,6 +73,7 @@ impl Keyring for MemoryKeyring {
     }
 
     fn keys(&self) -> Result<Vec<String>> {
+        self.lists.set(self.lists.get() + 1);
         Ok(self.keys_now())
     }
 }

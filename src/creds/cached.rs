@@ -414,6 +414,16 @@ region = eu-west-1
 
     /// Run `profiles` in order against one keyring; return the calls made by each.
     fn run(kr: &MemoryKeyring, fake: &Fake, profiles: &[(&str, Option<&str>)]) -> Vec<String> {
+        run_listed(kr, fake, profiles, false)
+    }
+
+    /// [`run`], handing each executor the listing its plan was made from when `hand_over`.
+    fn run_listed(
+        kr: &MemoryKeyring,
+        fake: &Fake,
+        profiles: &[(&str, Option<&str>)],
+        hand_over: bool,
+    ) -> Vec<String> {
         let config = ConfigFile::parse(std::path::Path::new("config"), CONFIG).unwrap();
         let mfa = crate::mfa::MfaSource::new(
             Some(zeroize::Zeroizing::new("123456".into())),
@@ -430,7 +440,8 @@ region = eu-west-1
                 ..Default::default()
             };
             let profile = config.resolve(name, &Env::new(), &base).unwrap();
-            let plan = chain::plan(&profile, &kr.keys_now(), &Options::default()).unwrap();
+            let listed = kr.keys_now();
+            let plan = chain::plan(&profile, &listed, &Options::default()).unwrap();
             let exec = Executor {
                 keyring: kr,
                 mfa: &mfa,
@@ -439,7 +450,7 @@ region = eu-west-1
                 sso_login: sso::LoginOptions::default(),
                 process_timeout: Duration::from_secs(60),
                 calls: fake,
-                listed: Default::default(),
+                listed: RefCell::new(hand_over.then_some(listed)),
             };
             exec.retrieve(&plan).unwrap();
             out.push(fake.calls.borrow().join(" "));
@@ -496,6 +507,34 @@ region = eu-west-1
             };
             assert_eq!(run(&kr, &fake, profiles), *want, "{profiles:?}");
         }
+    }
+
+    /// The hot path lists the keyring once: a cached role is found in the listing the plan
+    /// was made from. A miss lists again (another process may have written in between).
+    #[test]
+    fn a_cached_link_is_found_in_the_planners_listing() {
+        let kr = keyring();
+        let fake = Fake {
+            calls: RefCell::new(Vec::new()),
+            lifetime: 3600,
+        };
+        run_listed(&kr, &fake, &[("role", None)], true);
+        kr.lists.set(0);
+        assert_eq!(run_listed(&kr, &fake, &[("role", None)], true), [""]);
+        assert_eq!(
+            kr.lists.get(),
+            0,
+            "the cached role was found without listing again"
+        );
+        assert_eq!(run_listed(&kr, &fake, &[("role", None)], false), [""]);
+        assert_eq!(kr.lists.get(), 1);
+        // A miss: the handed-over listing serves the first lookup only.
+        kr.lists.set(0);
+        assert_eq!(
+            run_listed(&kr, &fake, &[("other-role", None)], true),
+            ["AssumeRole(other)"]
+        );
+        assert!(kr.lists.get() >= 1);
     }
 
     #[test]

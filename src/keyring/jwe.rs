@@ -776,6 +776,17 @@ fn go_time_string(t: &jiff::Zoned) -> String {
 mod tests {
     use super::*;
 
+    /// The local zone read from /etc/localtime gives the offset and abbreviation jiff's own
+    /// system zone gives (without jiff's look-up of the zone's name).
+    #[test]
+    fn local_zone_agrees_with_the_system_zone() {
+        let now = jiff::Timestamp::now();
+        let (ours, jiffs) = (local_zone(), jiff::tz::TimeZone::system());
+        let (ours, jiffs) = (ours.to_offset_info(now), jiffs.to_offset_info(now));
+        assert_eq!(ours.offset(), jiffs.offset());
+        assert_eq!(ours.abbreviation(), jiffs.abbreviation());
+    }
+
     const PW: &[u8] = b"correct horse";
 
     fn header_json(token: &str) -> serde_json::Value {

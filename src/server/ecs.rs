@@ -171,6 +171,30 @@ mod tests {
     }
 
     #[test]
+    fn a_body_is_rendered_once_per_credential() {
+        let c = |id: &str| {
+            Arc::new(Credentials {
+                access_key_id: id.into(),
+                secret_access_key: SecretString::from("s".to_string()),
+                session_token: Some(SecretString::from("t".to_string())),
+                expires: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
+            })
+        };
+        let bodies = Bodies::default();
+        let first = c("ASIA1");
+        let a = bodies.get(&first);
+        let b = bodies.get(&first);
+        // The same credentials: the same bytes, not a second rendering.
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        assert_eq!(&a[..], body(&first).as_bytes());
+        // New credentials (a refresh): rendered anew.
+        let second = c("ASIA2");
+        let n = bodies.get(&second);
+        assert_ne!(n.as_ptr(), a.as_ptr());
+        assert_eq!(&n[..], body(&second).as_bytes());
+    }
+
+    #[test]
     fn bodies_are_exactly_gos() {
         let c = Credentials {
             access_key_id: "ASIA1".into(),
