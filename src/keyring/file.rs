@@ -58,6 +58,8 @@ struct State {
     /// The passphrase decrypted an existing item, or the store was empty and it was confirmed:
     /// writes may go ahead.
     verified: bool,
+    /// The last key derived from the passphrase (jwe::Kek explains why writes may reuse it).
+    kek: Option<jwe::Kek>,
 }
 
 impl std::fmt::Debug for FileKeyring {
@@ -97,6 +99,14 @@ impl FileKeyring {
     pub fn unlock(&self) -> Result<()> {
         let mut st = self.lock();
         self.verify_for_write(&mut st)
+    }
+
+    /// A copy of the passphrase once [`FileKeyring::unlock`] has obtained it. Only the Windows
+    /// agent needs it: it hands the passphrase to the agent process it starts (on Unix that
+    /// process is a fork and has its own copy).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub fn passphrase_copy(&self) -> Option<Zeroizing<String>> {
+        self.lock().passphrase.clone()
     }
 
     /// The directory holding the item files (after `~/` expansion).
@@ -234,9 +244,14 @@ impl FileKeyring {
     }
 
     /// Read and decrypt one item file.
-    fn decrypt_file(&self, path: &Path, passphrase: &[u8]) -> Result<Item> {
+    fn decrypt_file(
+        &self,
+        path: &Path,
+        passphrase: &[u8],
+        memo: &mut Option<jwe::Kek>,
+    ) -> Result<Item> {
         let content = read_capped(path).map_err(|e| self.read_error(path, e))?;
-        decrypt_content(path, &content, passphrase)
+        decrypt_content(path, &content, passphrase, memo)
     }
 
     fn read_error(&self, path: &Path, e: io::Error) -> Error {
@@ -270,7 +285,7 @@ impl FileKeyring {
             if attempts >= MAX_VERIFY_ATTEMPTS {
                 break;
             }
-            match self.decrypt_file(path, passphrase.as_bytes()) {
+            match self.decrypt_file(path, passphrase.as_bytes(), &mut st.kek) {
                 Ok(_) => {
                     st.verified = true;
                     return Ok(());
@@ -293,6 +308,7 @@ impl FileKeyring {
             let again = self.ask("Confirm passphrase: ")?;
             if again != passphrase {
                 st.passphrase = None;
+                st.kek = None;
                 st.prompted = false;
                 return Err(Error::Backend("passphrases do not match".to_string()));
             }
@@ -394,7 +410,7 @@ impl FileKeyring {
         let mut plaintexts = Vec::with_capacity(files.len());
         for (_, path) in &files {
             let content = read_capped(path).map_err(|e| self.read_error(path, e))?;
-            let (plaintext, token) = open_token(path, &content, passphrase.as_bytes())?;
+            let (plaintext, token) = open_token(path, &content, passphrase.as_bytes(), &mut None)?;
             Item::from_json(&plaintext).map_err(|reason| corrupt(path, reason))?;
             // The header was validated by the decryption just done.
             let p2c = jwe::iterations(token).unwrap_or_default();
@@ -418,6 +434,7 @@ impl FileKeyring {
         self.sync_dir();
         if let Some(p) = new_passphrase {
             st.passphrase = Some(Zeroizing::new(String::from_utf8_lossy(p).into_owned()));
+            st.kek = None;
         }
         Ok(report)
     }
@@ -443,8 +460,8 @@ impl Keyring for FileKeyring {
         // Read before asking for the passphrase: a missing item needs no prompt.
         let content = read_capped(&path).map_err(|e| self.read_error(&path, e))?;
         let mut st = self.lock();
-        let passphrase = self.passphrase(&mut st)?;
-        let item = decrypt_content(&path, &content, passphrase.as_bytes())?;
+        let passphrase = self.passphrase(&mut st)?.clone();
+        let item = decrypt_content(&path, &content, passphrase.as_bytes(), &mut st.kek)?;
         st.verified = true;
         Ok(item)
     }
@@ -468,8 +485,13 @@ impl Keyring for FileKeyring {
             Some(self.lock_dir_for_first_write()?)
         };
         self.verify_for_write(&mut st)?;
-        let passphrase = self.passphrase(&mut st)?;
-        let token = jwe::encrypt(&item.to_json(), passphrase.as_bytes(), self.p2c);
+        let passphrase = self.passphrase(&mut st)?.clone();
+        let token = jwe::encrypt_memo(
+            &item.to_json(),
+            passphrase.as_bytes(),
+            self.p2c,
+            &mut st.kek,
+        );
         drop(st);
         self.write_atomically(&self.item_path(&item.key), token.as_bytes())
     }
@@ -491,8 +513,13 @@ impl Keyring for FileKeyring {
     }
 }
 
-fn decrypt_content(path: &Path, content: &[u8], passphrase: &[u8]) -> Result<Item> {
-    let (plaintext, _) = open_token(path, content, passphrase)?;
+fn decrypt_content(
+    path: &Path,
+    content: &[u8],
+    passphrase: &[u8],
+    memo: &mut Option<jwe::Kek>,
+) -> Result<Item> {
+    let (plaintext, _) = open_token(path, content, passphrase, memo)?;
     Item::from_json(&plaintext).map_err(|reason| corrupt(path, reason))
 }
 
@@ -501,6 +528,7 @@ fn open_token<'c>(
     path: &Path,
     content: &'c [u8],
     passphrase: &[u8],
+    memo: &mut Option<jwe::Kek>,
 ) -> Result<(Zeroizing<Vec<u8>>, &'c str)> {
     let corrupt = |reason: String| corrupt(path, reason);
     let token = std::str::from_utf8(content)
@@ -513,7 +541,7 @@ fn open_token<'c>(
         },
         JweError::Malformed(r) | JweError::Unsupported(r) => corrupt(r),
     };
-    let plaintext = jwe::decrypt(token, passphrase).map_err(jwe_err)?;
+    let plaintext = jwe::decrypt_memo(token, passphrase, memo).map_err(jwe_err)?;
     Ok((plaintext, token))
 }
 
