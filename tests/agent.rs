@@ -653,3 +653,117 @@ fn reencrypt_refuses_while_an_agent_serves_the_store() {
     )
     .ok();
 }
+
+/// A `zenity` stand-in (no display here): it records its arguments and answers with the exit
+/// status in `answer` (0 is zenity's "OK" button, here labelled "Allow"; 1 is "Deny").
+fn fake_zenity(s: &Sandbox) -> (PathBuf, PathBuf) {
+    let bin = s.dir.path().join("dialogs");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = s.dir.path().join("dialog.log");
+    let answer = s.dir.path().join("answer");
+    std::fs::write(&answer, "0").unwrap();
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\necho '--end--' >> '{}'\nexit $(cat '{}')\n",
+        log.display(),
+        log.display(),
+        answer.display()
+    );
+    let zenity = bin.join("zenity");
+    std::fs::write(&zenity, script).unwrap();
+    std::fs::set_permissions(&zenity, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, log)
+}
+
+fn dialogs(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .split("--end--\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn per_use_confirmation_asks_once_per_process() {
+    let mut s = sandbox();
+    let (dialog_bin, log) = fake_zenity(&s);
+    let path = format!(
+        "{}:{}",
+        dialog_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    s.set_env("PATH", &path);
+
+    // A driver that cannot ask without a terminal is refused before anything starts.
+    let line = s
+        .run(&["--prompt=terminal", "agent", "start", "--confirm"])
+        .fails();
+    assert!(
+        line.contains("'terminal' prompt driver cannot ask") && line.contains("--prompt=zenity"),
+        "{line}"
+    );
+    assert!(!socket(&s).exists());
+
+    let agent = start(&s, &["--confirm"]);
+    let status = s.run(&["agent", "status"]).ok().stdout;
+    assert!(
+        status.contains("confirmation: asks before each use (zenity dialog)"),
+        "{status}"
+    );
+
+    // Allowed: one question for the whole run, naming the process and the profile.
+    let run = run_without_passphrase(&s, &["export", "--no-session", "--format=json", "p"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(KEY_ID), "{}", run.stdout);
+    let asked = dialogs(&log);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains("--question\n"), "{}", asked[0]);
+    assert!(asked[0].contains("--default-cancel\n"), "{}", asked[0]);
+    assert!(
+        asked[0].contains("wants to read the stored credentials of profile \"p\""),
+        "{}",
+        asked[0]
+    );
+    assert!(asked[0].contains("aws-vault (pid "), "{}", asked[0]);
+    assert!(!asked[0].contains(SECRET));
+
+    // Every process is asked again: a second run is a second question.
+    let run = run_without_passphrase(&s, &["export", "--no-session", "--format=json", "p"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dialogs(&log).len(), 2);
+
+    // Denied: the run fails with one clear line and prints no credentials.
+    std::fs::write(s.dir.path().join("answer"), "1").unwrap();
+    let run = run_without_passphrase(&s, &["export", "--no-session", "--format=json", "p"], &[]);
+    assert_ne!(run.code, 0);
+    assert!(!run.stdout.contains(KEY_ID), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("the agent's owner did not allow this"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dialogs(&log).len(), 3);
+
+    // Listings are not asked about; status and stop never are.
+    let run = run_without_passphrase(&s, &["list", "--credentials"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains('p'), "{}", run.stdout);
+    assert_eq!(dialogs(&log).len(), 3);
+    s.run(&["agent", "stop"]).ok();
+    drop(agent);
+}
+
+#[test]
+fn confirmation_from_the_variable_needs_a_dialog_program() {
+    let mut s = sandbox();
+    let empty = s.dir.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    s.set_env("PATH", &empty.display().to_string());
+    s.set_env("AWS_VAULT_AGENT_CONFIRM", "true");
+    let line = s.run(&["agent", "start"]).fails();
+    assert!(
+        line.contains("none of kdialog, osascript, zenity is in $PATH"),
+        "{line}"
+    );
+    assert!(!socket(&s).exists());
+}

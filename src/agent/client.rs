@@ -1,19 +1,19 @@
 //! Talking to a running agent: the probe `agent start/status/stop` use, and [`AgentKeyring`], the
 //! [`Keyring`] every other command gets when an agent serves its backend.
 //!
-//! The client checks the agent as the agent checks the client: the socket's peer must run as the
-//! same user, so a socket planted by someone else is never trusted with a write or believed on a
-//! read.
+//! The client checks the agent as the agent checks the client: the socket's (or on Windows the
+//! named pipe's) peer must run as the same user, so a socket planted by someone else is never
+//! trusted with a write or believed on a read.
 use std::io;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::protocol::{self as proto, Message};
 use crate::keyring::{Error, Item, Keyring, Result};
 
 /// How long a request may take: a first read may reach a slow backend (gpg, D-Bus).
+#[cfg(unix)]
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The agent's greeting.
@@ -39,14 +39,21 @@ pub enum Probe {
     Refused(String),
 }
 
-/// Connect and greet.
-fn dial(path: &Path) -> std::result::Result<(UnixStream, Hello), Probe> {
+/// A connection to the agent: a Unix socket, or on Windows a named pipe opened as a file.
+#[cfg(unix)]
+type Stream = std::os::unix::net::UnixStream;
+#[cfg(windows)]
+type Stream = std::fs::File;
+
+/// Open the socket and check that its peer runs as this user.
+#[cfg(unix)]
+fn open(path: &Path) -> std::result::Result<Stream, Probe> {
     // Most runs have no agent: a path lookup answers that without making a socket (which costs
     // more than the lookup on the hot path).
     if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
         return Err(Probe::Absent);
     }
-    let mut stream = match UnixStream::connect(path) {
+    let stream = match Stream::connect(path) {
         Ok(s) => s,
         Err(e) => {
             return Err(match e.kind() {
@@ -72,6 +79,23 @@ fn dial(path: &Path) -> std::result::Result<(UnixStream, Hello), Probe> {
     }
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+    Ok(stream)
+}
+
+/// Open the named pipe and check that the process serving it runs as this user. (A pipe has no
+/// stale state: it goes away with the process that served it.)
+#[cfg(windows)]
+fn open(path: &Path) -> std::result::Result<Stream, Probe> {
+    match super::pipe::dial(&path.to_string_lossy()) {
+        super::pipe::Dialed::Absent => Err(Probe::Absent),
+        super::pipe::Dialed::Open(f) => Ok(f),
+        super::pipe::Dialed::Refused(why) => Err(Probe::Refused(why)),
+    }
+}
+
+/// Connect and greet.
+fn dial(path: &Path) -> std::result::Result<(Stream, Hello), Probe> {
+    let mut stream = open(path)?;
     let hello = Message::new(proto::HELLO).with(proto::VERSION.to_string());
     let answer = proto::write_message(&mut stream, &hello)
         .and_then(|()| proto::read_message(&mut stream))
@@ -100,7 +124,7 @@ pub fn probe(path: &Path) -> Probe {
     }
 }
 
-fn exchange(stream: &mut UnixStream, m: &Message) -> io::Result<Message> {
+fn exchange(stream: &mut Stream, m: &Message) -> io::Result<Message> {
     proto::write_message(stream, m)?;
     proto::read_message(stream)?.ok_or_else(|| {
         io::Error::new(
@@ -149,21 +173,32 @@ pub fn stop(path: &Path) -> std::result::Result<u32, String> {
         return Err(answer.text(0));
     }
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
+    wait_gone(hello.pid, path, Duration::from_secs(5));
+    Ok(hello.pid)
+}
+
+/// Wait until the agent process has exited (or its socket is gone), at most `timeout`.
+#[cfg(unix)]
+fn wait_gone(pid: u32, path: &Path, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
         // SAFETY: signal 0 only checks whether the process exists.
-        let alive = hello.pid > 0 && unsafe { libc::kill(hello.pid as libc::pid_t, 0) } == 0;
+        let alive = pid > 0 && unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
         if !alive || !path.exists() {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    Ok(hello.pid)
+}
+
+#[cfg(windows)]
+fn wait_gone(pid: u32, _path: &Path, timeout: Duration) {
+    super::pipe::wait_exit(pid, timeout);
 }
 
 /// A keyring served by a running agent. One connection per process, kept for its lifetime.
 pub struct AgentKeyring {
-    conn: Mutex<UnixStream>,
+    conn: Mutex<Stream>,
     path: PathBuf,
     pub pid: u32,
 }

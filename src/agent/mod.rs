@@ -10,18 +10,21 @@
 //! see the same items. `docs/agent.md` describes the protocol and the threat model.
 //!
 //! Layout: [`protocol`] (framing, versioned, no secrets in errors), [`secmem`] (page-locked,
-//! zeroized buffers), [`server`] (the detached process), [`client`] (what the CLI uses). The
-//! socket and the peer checks are Unix-only; on Windows [`start`] refuses with a clear message
-//! and [`connect`] finds no agent, so every command takes the direct path.
+//! zeroized buffers), [`confirm`] (the per-use question), [`server`] (the detached process: the
+//! platform-neutral core and a Unix-socket and a Windows transport), [`client`] (what the CLI
+//! uses), [`pipe`] (the Windows named pipe with its owner-only access list).
 //!
 //! [`Keyring`]: crate::keyring::Keyring
 
+pub mod confirm;
 pub mod protocol;
 pub mod secmem;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub mod client;
-#[cfg(unix)]
+#[cfg(windows)]
+pub mod pipe;
+#[cfg(any(unix, windows))]
 pub mod server;
 
 use std::path::PathBuf;
@@ -94,8 +97,15 @@ pub fn runtime_dir(env: &Env) -> PathBuf {
 
 /// The socket of the agent for one backend: one agent per backend, so a user can run one for
 /// `file` and one for `pass` side by side.
+#[cfg(not(windows))]
 pub fn socket_path(env: &Env, backend: &str) -> PathBuf {
     runtime_dir(env).join(format!("agent-{backend}.sock"))
+}
+
+/// On Windows the agent listens on a named pipe, `\\.\pipe\aws-vault-agent-<backend>-<SID>`.
+#[cfg(windows)]
+pub fn socket_path(_env: &Env, backend: &str) -> PathBuf {
+    PathBuf::from(pipe::pipe_name(backend))
 }
 
 #[cfg(unix)]
@@ -109,11 +119,17 @@ pub fn current_uid() -> u32 {
     0
 }
 
-/// The effective uid of the process at the other end of a Unix socket: `SO_PEERCRED` on Linux,
-/// `getpeereid` (`LOCAL_PEERCRED`) on macOS and the BSDs. The kernel fills it in, so a peer
-/// cannot lie about it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// The effective uid of the process at the other end of a Unix socket.
+#[cfg(unix)]
 pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32> {
+    peer(stream).map(|(uid, _)| uid)
+}
+
+/// The effective uid and (where the kernel tells) the pid of the process at the other end of a
+/// Unix socket: `SO_PEERCRED` on Linux, `getpeereid` (`LOCAL_PEERCRED`, no pid) on macOS and the
+/// BSDs. The kernel fills them in, so a peer cannot lie about them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer(stream: &std::os::unix::net::UnixStream) -> std::io::Result<(u32, Option<u32>)> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred {
         pid: 0,
@@ -134,11 +150,11 @@ pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32>
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(cred.uid)
+    Ok((cred.uid, u32::try_from(cred.pid).ok().filter(|p| *p > 0)))
 }
 
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32> {
+pub fn peer(stream: &std::os::unix::net::UnixStream) -> std::io::Result<(u32, Option<u32>)> {
     use std::os::fd::AsRawFd;
     let mut uid: libc::uid_t = 0;
     let mut gid: libc::gid_t = 0;
@@ -146,7 +162,7 @@ pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32>
     if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(uid)
+    Ok((uid, None))
 }
 
 /// What distinguishes two stores of the same backend (the file directory, the collection and
@@ -189,13 +205,13 @@ pub fn identity(cfg: &keyring::Config, env: &Env, backend: &str) -> String {
     }
 }
 
-/// The message of every agent command on a platform without the Unix socket.
-pub const NOT_AVAILABLE: &str = "the agent is not available on Windows in this build";
+/// The message of every agent command on a platform with neither transport.
+pub const NOT_AVAILABLE: &str = "the agent is not available on this platform";
 
 /// The keyring of a running agent for `backend` and which agent it is (pid and socket), when
 /// there is one that serves the store this process would open; otherwise why not (for
 /// `--debug`).
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub fn connect(
     cfg: &keyring::Config,
     env: &Env,
@@ -211,7 +227,7 @@ pub fn connect(
     Ok((Box::new(k), which))
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub fn connect(
     _cfg: &keyring::Config,
     _env: &Env,
@@ -245,6 +261,7 @@ mod tests {
         assert!(parse_limit("soon").is_err());
     }
 
+    #[cfg(unix)]
     #[test]
     fn socket_location() {
         assert_eq!(

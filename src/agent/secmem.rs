@@ -5,8 +5,8 @@
 //! and unlocking it on drop cannot unlock a neighbour's secret. `mlock` can fail: an unprivileged
 //! user may lock only `RLIMIT_MEMLOCK` bytes (often 64 KiB or 8 MiB). The buffer is still used
 //! then — it is zeroed on drop all the same — and [`LockedBytes::is_locked`] says so; the agent
-//! reports the count of unlocked buffers in `agent status`. On platforms without `mmap` the
-//! buffer is an ordinary zeroizing vector.
+//! reports the count of unlocked buffers in `agent status`. On Windows the pages come from
+//! `VirtualAlloc` and are locked with `VirtualLock`.
 use zeroize::Zeroize;
 
 /// A fixed-length secret in its own locked pages.
@@ -15,7 +15,11 @@ pub struct LockedBytes {
     ptr: *mut u8,
     #[cfg(unix)]
     map_len: usize,
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    ptr: *mut u8,
+    #[cfg(windows)]
+    map_len: usize,
+    #[cfg(not(any(unix, windows)))]
     buf: zeroize::Zeroizing<Vec<u8>>,
     len: usize,
     locked: bool,
@@ -74,7 +78,41 @@ impl LockedBytes {
         })
     }
 
-    #[cfg(not(unix))]
+    /// Windows: `VirtualAlloc`'d pages, locked into the working set with `VirtualLock` (which
+    /// fails beyond the process's minimum working-set size; the buffer is used unlocked then).
+    #[cfg(windows)]
+    pub fn new(data: &[u8]) -> Option<LockedBytes> {
+        use windows_sys::Win32::System::Memory::{
+            VirtualAlloc, VirtualLock, MEM_COMMIT, MEM_RESERVE, PAGE_READWRITE,
+        };
+        let page = 4096;
+        let map_len = data.len().max(1).div_ceil(page) * page;
+        // SAFETY: a fresh committed allocation with no address hint; the result is checked.
+        let ptr = unsafe {
+            VirtualAlloc(
+                std::ptr::null(),
+                map_len,
+                MEM_COMMIT | MEM_RESERVE,
+                PAGE_READWRITE,
+            )
+        };
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: locking our own fresh allocation.
+        let locked = unsafe { VirtualLock(ptr, map_len) } != 0;
+        let ptr = ptr.cast::<u8>();
+        // SAFETY: `data.len() <= map_len` and the regions cannot overlap (fresh allocation).
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
+        Some(LockedBytes {
+            ptr,
+            map_len,
+            len: data.len(),
+            locked,
+        })
+    }
+
+    #[cfg(not(any(unix, windows)))]
     pub fn new(data: &[u8]) -> Option<LockedBytes> {
         Some(LockedBytes {
             buf: zeroize::Zeroizing::new(data.to_vec()),
@@ -96,13 +134,13 @@ impl LockedBytes {
         self.len == 0
     }
 
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `ptr` points to `map_len >= len` bytes that live as long as `self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    #[cfg(not(unix))]
+    #[cfg(not(any(unix, windows)))]
     pub fn as_slice(&self) -> &[u8] {
         &self.buf[..]
     }
@@ -124,7 +162,21 @@ impl Drop for LockedBytes {
                 libc::munmap(self.ptr.cast(), self.map_len);
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            use windows_sys::Win32::System::Memory::{VirtualFree, VirtualUnlock, MEM_RELEASE};
+            // SAFETY: the whole allocation is ours and writable; volatile writes (zeroize).
+            let all = unsafe { std::slice::from_raw_parts_mut(self.ptr, self.map_len) };
+            all.zeroize();
+            // SAFETY: releasing our own allocation once; nothing refers to it after drop.
+            unsafe {
+                if self.locked {
+                    VirtualUnlock(self.ptr.cast(), self.map_len);
+                }
+                VirtualFree(self.ptr.cast(), 0, MEM_RELEASE);
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
         self.buf.zeroize();
     }
 }

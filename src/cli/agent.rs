@@ -30,6 +30,12 @@ struct StartArgs {
     /// Wipe everything and exit this long after starting; 0 for never [8h] [$AWS_VAULT_AGENT_MAX_LIFETIME]
     #[arg(long, value_name = "DURATION")]
     max_lifetime: Option<String>,
+    /// Ask before each use, in a dialog of the --prompt driver (zenity, kdialog, osascript, wincredui) [$AWS_VAULT_AGENT_CONFIRM]
+    #[arg(long)]
+    confirm: bool,
+    /// `serve` on Windows: the file passphrase arrives on stdin (from `agent start`).
+    #[arg(long, hide = true)]
+    passphrase_stdin: bool,
 }
 
 /// Takes the settings by value: `start` scrubs the passphrase out of its copy of the environment
@@ -38,7 +44,7 @@ pub fn run(settings: Settings, args: AgentArgs) -> CommandResult {
     imp::run(settings, args)
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 mod imp {
     use super::*;
     pub fn run(_settings: Settings, _args: AgentArgs) -> CommandResult {
@@ -46,9 +52,10 @@ mod imp {
     }
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod imp {
     use super::*;
+    use crate::agent::confirm::Confirmer;
     use crate::agent::{self, client, server, Limits};
     use crate::config::duration::format_go_duration_secs;
 
@@ -66,6 +73,23 @@ mod imp {
                     .into()
             }),
         }
+    }
+
+    /// `--confirm` or `AWS_VAULT_AGENT_CONFIRM`: the dialog that asks, checked now (while the
+    /// error can still reach a terminal).
+    fn confirmer(settings: &Settings, flag: bool) -> anyhow::Result<Option<Confirmer>> {
+        let var = settings
+            .env
+            .get(agent::confirm::ENV_CONFIRM)
+            .map(|v| v.trim().to_ascii_lowercase());
+        let on = flag || matches!(var.as_deref(), Some("true" | "1" | "yes" | "on"));
+        if !on {
+            return Ok(None);
+        }
+        let path = settings.env.get("PATH").map(String::as_str).unwrap_or("");
+        Confirmer::choose(settings.prompt.as_deref(), path)
+            .map(Some)
+            .map_err(|e| super::super::UsageFailure(e).into())
     }
 
     fn backend(settings: &Settings) -> anyhow::Result<&'static str> {
@@ -99,11 +123,14 @@ mod imp {
                         Some(agent::DEFAULT_MAX_LIFETIME),
                     )?,
                 };
+                let confirm = confirmer(&settings, a.confirm)?;
+                let asks = confirm.as_ref().map(|c| c.driver());
                 let Settings { keyring, env, .. } = settings;
                 let started = server::start(server::StartOptions {
                     cfg: keyring,
                     env,
                     limits,
+                    confirm: confirm.clone(),
                 })?;
                 if let Some(old) = &started.replaced {
                     eprintln!("Replaced {old}.");
@@ -113,11 +140,13 @@ mod imp {
                         .unwrap_or_else(|| "none".into())
                 };
                 eprintln!(
-                    "aws-vault agent started for the {} backend (pid {}, idle timeout {}, maximum lifetime {}).",
+                    "aws-vault agent started for the {} backend (pid {}, idle timeout {}, maximum lifetime {}{}).",
                     started.backend,
                     started.pid,
                     show(limits.idle),
-                    show(limits.max_lifetime)
+                    show(limits.max_lifetime),
+                    asks.map(|d| format!(", asks before each use with {d}"))
+                        .unwrap_or_default()
                 );
                 Ok(0)
             }
@@ -138,11 +167,20 @@ mod imp {
                         None,
                     )?,
                 };
-                let Settings { keyring, env, .. } = settings;
+                let confirm = confirmer(&settings, a.confirm)?;
+                let Settings {
+                    mut keyring, env, ..
+                } = settings;
+                if a.passphrase_stdin {
+                    let mut text = zeroize::Zeroizing::new(String::new());
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                    keyring.file_passphrase = Some(text);
+                }
                 Ok(server::serve(server::StartOptions {
                     cfg: keyring,
                     env,
                     limits,
+                    confirm,
                 }))
             }
             Action::Status => {
@@ -192,6 +230,10 @@ mod imp {
                             format!(" ({n} could not be locked against swap: raise RLIMIT_MEMLOCK)"),
                     }
                 );
+                match get("confirm").as_str() {
+                    "" => println!("confirmation: none (every request of yours is served)"),
+                    driver => println!("confirmation: asks before each use ({driver} dialog)"),
+                }
                 let hardening = get("hardening_failures");
                 if !hardening.is_empty() {
                     println!("hardening not applied: {hardening}");

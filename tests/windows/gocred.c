@@ -7,9 +7,12 @@
  *   gocred list FILTER           print the target names matching FILTER, one a line
  *   gocred wait-env OUT STOP     (a child for `exec --ecs-server`) write the ECS variables
  *                                to OUT, then wait until the file STOP exists, then exit 7
+ *   gocred pipe-sddl NAME        print the owner and access list of the named pipe NAME
  */
 #include <windows.h>
 #include <wincred.h>
+#include <aclapi.h>
+#include <sddl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,27 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "pipe-sddl") == 0) {
+        HANDLE h = CreateFileW(widen(argv[2]), GENERIC_READ | READ_CONTROL, 0, NULL,
+                               OPEN_EXISTING, 0, NULL);
+        if (h == INVALID_HANDLE_VALUE)
+            return fail("CreateFileW");
+        PSECURITY_DESCRIPTOR sd = NULL;
+        DWORD rc = GetSecurityInfo(h, SE_KERNEL_OBJECT,
+                                   OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                                   NULL, NULL, NULL, NULL, &sd);
+        if (rc != ERROR_SUCCESS) {
+            SetLastError(rc);
+            return fail("GetSecurityInfo");
+        }
+        LPSTR text = NULL;
+        if (!ConvertSecurityDescriptorToStringSecurityDescriptorA(
+                sd, SDDL_REVISION_1, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                &text, NULL))
+            return fail("ConvertSecurityDescriptorToStringSecurityDescriptorA");
+        printf("%s\n", text);
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "write") == 0) {
         CREDENTIALW c;
         memset(&c, 0, sizeof c);

@@ -233,4 +233,52 @@ python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["AccessKeyId"]=
 [ "$(cat "$work/ecs.rc")" = 7 ] || die "ecs: exit code $(cat "$work/ecs.rc"), expected the child's 7; stderr: $(cat "$work/ecs.stderr")"
 ok "ecs: exec --ecs-server under Wine serves the cached session to the right token only, and forwards the child's exit code"
 
+# The agent on its named pipe: started with the file passphrase, then every command is served
+# without it (there is no console to ask on either), until it is stopped.
+extra=("AWS_VAULT_BACKEND=file")
+run_av "AWS_VAULT_FILE_PASSPHRASE=wine-pass" "AWS_ACCESS_KEY_ID=$key" "AWS_SECRET_ACCESS_KEY=$secret" -- add --env agentp
+expect_rc 0 "agent: add"
+run_av -- agent status
+expect_rc 1 "agent: status before start"
+grep -qF "no agent is running" "$work/err" || die "agent: status before start: $(cat "$work/err")"
+run_av "AWS_VAULT_FILE_PASSPHRASE=wrong" -- agent start
+[ "$rc" != 0 ] || die "agent: start with a wrong passphrase succeeded"
+run_av "AWS_VAULT_FILE_PASSPHRASE=wine-pass" -- agent start --idle-timeout=10m
+expect_rc 0 "agent: start"
+grep -qF "aws-vault agent started for the file backend" "$work/err" || die "agent: start: $(cat "$work/err")"
+ok "agent: start checks the passphrase and detaches"
+
+run_av -- agent status
+expect_rc 0 "agent: status"
+expect_out "state: ready" "agent: status"
+expect_out 'socket: \\.\pipe\aws-vault-agent-file-S-1-' "agent: status names the per-user pipe"
+pipe_name=$(sed -n 's/^socket: //p' "$work/out" | tr -d '\r')
+sddl=$(gocred pipe-sddl "$pipe_name" | tr -d '\r') || die "agent: cannot read the pipe's security descriptor"
+sid=$(sed -n 's/^O:\(S-1-[0-9-]*\)D:.*/\1/p' <<<"$sddl")
+[ -n "$sid" ] || die "agent: the pipe has no user owner: $sddl"
+# Protected (P: nothing inherited), one entry, for the owner only.
+[ "$(grep -o '(A;' <<<"$sddl" | wc -l)" = 1 ] && grep -qF "D:P(A;;" <<<"$sddl" && grep -qF ";;;$sid)" <<<"$sddl" ||
+    die "agent: the pipe's access list is not owner-only: $sddl"
+ok "agent: the pipe is owned by the user and only the user may open it ($sddl)"
+run_av -- --debug export --no-session --format=json agentp
+expect_rc 0 "agent: export through the agent"
+grep -qF "through the agent" "$work/err" || die "agent: --debug does not say the agent served it: $(cat "$work/err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["AccessKeyId"]==sys.argv[2], d' \
+    "$work/out" "$key" || die "agent: export through the agent: $(cat "$work/out")"
+run_av "AWS_VAULT_FILE_PASSPHRASE=wine-pass" -- agent start
+[ "$rc" != 0 ] || die "agent: a second start succeeded"
+grep -qF "already running" "$work/err" || die "agent: second start: $(cat "$work/err")"
+run_av -- agent status
+expect_out "items held: 1" "agent: status after a read"
+ok "agent: commands are served over the named pipe without the passphrase"
+
+run_av -- agent stop
+expect_rc 0 "agent: stop"
+grep -qF "aws-vault agent stopped" "$work/err" || die "agent: stop: $(cat "$work/err")"
+run_av -- agent status
+expect_rc 1 "agent: status after stop"
+run_av -- export --no-session --format=json agentp
+[ "$rc" != 0 ] || die "agent: export without passphrase or agent succeeded"
+ok "agent: stop wipes and exits; without it the passphrase is needed again"
+
 echo "$passed passed, 0 failed"
