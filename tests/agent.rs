@@ -767,3 +767,42 @@ fn confirmation_from_the_variable_needs_a_dialog_program() {
     );
     assert!(!socket(&s).exists());
 }
+
+/// The backends whose agent is a fresh `agent serve` process (D-Bus) get the confirmation too.
+#[test]
+fn confirmation_reaches_an_agent_started_as_a_new_process() {
+    let gk = GnomeKeyring::start();
+    let mut s = Sandbox::with_config("[profile p]\nregion = eu-west-1\n");
+    gk.bus.apply(&mut s);
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    let (dialog_bin, log) = fake_zenity(&s);
+    let path = format!(
+        "{}:{}",
+        dialog_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    s.set_env("PATH", &path);
+    s.run_env(
+        &["add", "--env", "p"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let agent = start(&s, &["--confirm"]);
+    let status = s.run(&["agent", "status"]).ok().stdout;
+    assert!(status.contains("(zenity dialog)"), "{status}");
+    std::fs::write(s.dir.path().join("answer"), "1").unwrap();
+    let denied = s.run(&["export", "--no-session", "--format=json", "p"]);
+    assert_ne!(denied.code, 0);
+    assert!(!denied.stdout.contains(KEY_ID));
+    std::fs::write(s.dir.path().join("answer"), "0").unwrap();
+    let allowed = s
+        .run(&["export", "--no-session", "--format=json", "p"])
+        .ok();
+    assert!(allowed.stdout.contains(KEY_ID), "{}", allowed.stdout);
+    assert_eq!(dialogs(&log).len(), 2);
+    s.run(&["agent", "stop"]).ok();
+    drop(agent);
+}
