@@ -158,9 +158,10 @@ fn secret_service_reads_an_item_the_go_tool_wrote() {
     assert!(env.contains("AWS_SECRET_ACCESS_KEY=gosecret\n"), "{env}");
 }
 
-/// The hot path reads an unlocked collection directly (one encrypted session, the item found
-/// by its attribute) and never needs the full client; a locked collection is what sends it
-/// there (`secret_service_unlocks_a_locked_collection`).
+/// The hot path reads an unlocked collection directly (its own connection, one plain session,
+/// the item found by its attribute) and never needs the full client; a locked collection is
+/// what sends it there (`secret_service_unlocks_a_locked_collection`). With the encrypted
+/// session asked for, it reads directly over zbus with the DH session instead.
 #[test]
 fn secret_service_hot_path_reads_directly() {
     let gk = GnomeKeyring::start();
@@ -185,7 +186,8 @@ fn secret_service_hot_path_reads_directly() {
         .ok();
     assert!(run.stdout.contains(KEY_ID), "{}", run.stdout);
     assert!(
-        run.stderr.contains("secret-service: encrypted session"),
+        run.stderr
+            .contains("secret-service: plain session, read directly"),
         "{}",
         run.stderr
     );
@@ -193,6 +195,25 @@ fn secret_service_hot_path_reads_directly() {
         !run.stderr.contains("through the full client"),
         "{}",
         run.stderr
+    );
+    let encrypted = s
+        .run_env(
+            &["--debug", "export", "--no-session", "--format=json", "work"],
+            &[("AWS_VAULT_SECRET_SERVICE_ENCRYPTED_SESSION", "true")],
+        )
+        .ok();
+    assert_eq!(encrypted.stdout, run.stdout);
+    assert!(
+        encrypted
+            .stderr
+            .contains("secret-service: encrypted session"),
+        "{}",
+        encrypted.stderr
+    );
+    assert!(
+        !encrypted.stderr.contains("plain session"),
+        "{}",
+        encrypted.stderr
     );
     // Every label is listed (the labels are requested all at once).
     let list = s.run(&["list", "--credentials"]).ok().stdout;
@@ -320,7 +341,7 @@ fn default_selection_picks_a_running_secret_service() {
         "{}",
         run.stderr
     );
-    // GNOME Keyring offers the encrypted session; secrets do not cross the bus in clear.
+    // The transfer session is plain by default, as the Go tool opens it (docs/backends.md).
     s.run_env(
         &["add", "--env", "work"],
         &[
@@ -338,7 +359,7 @@ fn default_selection_picks_a_running_secret_service() {
         .ok();
     assert!(run.stdout.contains(SECRET), "{}", run.stdout);
     assert!(
-        run.stderr.contains("secret-service: encrypted session"),
+        run.stderr.contains("secret-service: plain session"),
         "{}",
         run.stderr
     );

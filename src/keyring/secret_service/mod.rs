@@ -7,10 +7,13 @@
 //! attribute `profile` = key, content type `application/json`, and the Item JSON as its secret.
 //! A locked collection or item is unlocked through the service (which may show a prompt).
 //!
-//! Secrets travel over an encrypted session (`dh-ietf1024-sha256-aes128-cbc-pkcs7`) where the
-//! service offers one, `plain` otherwise. Opening only checks that a provider of
-//! `org.freedesktop.secrets` is on the bus (running or activatable); the session is negotiated on
-//! first use.
+//! Secrets travel over a `plain` transfer session, as with the Go tool, read on the hot path by
+//! [`plain`] over a small synchronous client of its own ([`wire`]); docs/backends.md argues the
+//! choice. `AWS_VAULT_SECRET_SERVICE_ENCRYPTED_SESSION=true` makes every transfer use the
+//! encrypted session (`dh-ietf1024-sha256-aes128-cbc-pkcs7`, read by [`direct`] over zbus).
+//! Anything the fast paths do not expect, and every write and unlock, goes through the
+//! `secret-service` crate. Opening only checks that a provider of `org.freedesktop.secrets` is on
+//! the bus (running or activatable); the session is negotiated on first use.
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -21,6 +24,8 @@ use zeroize::Zeroizing;
 use super::{Config, Error, Item, Keyring, Result};
 
 mod direct;
+mod plain;
+mod wire;
 
 pub const BUS_NAME: &str = "org.freedesktop.secrets";
 const COLLECTION_PREFIX: &str = "/org/freedesktop/secrets/collection/";
@@ -28,12 +33,19 @@ const COLLECTION_PREFIX: &str = "/org/freedesktop/secrets/collection/";
 /// The `secret-service` keyring.
 pub struct SecretServiceKeyring {
     collection: String,
-    conn: zbus::blocking::Connection,
+    /// The hot path's own connection and its plain session, when it could be made (not with
+    /// the encrypted session asked for).
+    wire: Option<std::sync::Mutex<Wire>>,
     ss: OnceLock<SecretService<'static>>,
     /// The read path of [`direct`]: the collection's object path and an encrypted session,
     /// each found or opened once per process (`None`: use the crate's path).
     direct_collection: OnceLock<Option<zbus::zvariant::OwnedObjectPath>>,
     direct_session: OnceLock<Option<direct::Session>>,
+}
+
+struct Wire {
+    bus: wire::Bus,
+    state: plain::State,
 }
 
 impl std::fmt::Debug for SecretServiceKeyring {
@@ -161,39 +173,101 @@ impl SecretServiceKeyring {
     /// (`auto`) it must already be running, because an activated provider on a headless machine
     /// is typically locked and unusable. No session is negotiated and no prompt can appear.
     pub fn open(cfg: &Config, auto: bool) -> std::result::Result<SecretServiceKeyring, String> {
-        let conn = connect_session_bus()?;
-        if !name_available(&conn, BUS_NAME, !auto)? {
-            return Err(if auto {
-                format!(
-                    "no Secret Service provider ({BUS_NAME}) is running on the D-Bus session bus"
-                )
-            } else {
-                format!("no Secret Service provider ({BUS_NAME}) on the D-Bus session bus")
-            });
+        let mut wire = if plain::encrypted_requested() {
+            None
+        } else {
+            wire::Bus::connect()
+        };
+        // A provider seen running on the fast connection settles it; anything else (not
+        // running but perhaps activatable, an error) is asked the full way.
+        let collection = if cfg.secret_service_collection.is_empty() {
+            "awsvault".to_string()
+        } else {
+            cfg.secret_service_collection.clone()
+        };
+        let opened = wire
+            .as_mut()
+            .and_then(|bus| plain::open(bus, plain::collection_path(&collection).as_deref()));
+        let running = opened.as_ref().map(|(running, _)| *running);
+        if running != Some(true) {
+            let conn = connect_session_bus()?;
+            if !name_available(&conn, BUS_NAME, !auto)? {
+                return Err(if auto {
+                    format!(
+                        "no Secret Service provider ({BUS_NAME}) is running on the D-Bus session bus"
+                    )
+                } else {
+                    format!("no Secret Service provider ({BUS_NAME}) on the D-Bus session bus")
+                });
+            }
         }
         Ok(SecretServiceKeyring {
-            collection: if cfg.secret_service_collection.is_empty() {
-                "awsvault".into()
-            } else {
-                cfg.secret_service_collection.clone()
-            },
-            conn,
+            wire: wire.map(|bus| {
+                let ahead = opened.and_then(|(_, ahead)| ahead);
+                std::sync::Mutex::new(Wire {
+                    bus,
+                    state: plain::State {
+                        ahead,
+                        ..Default::default()
+                    },
+                })
+            }),
+            collection,
             ss: OnceLock::new(),
             direct_collection: OnceLock::new(),
             direct_session: OnceLock::new(),
         })
     }
 
+    /// The zbus connection (shared by the process, made on first use).
+    fn conn(&self) -> Result<zbus::blocking::Connection> {
+        connect_session_bus().map_err(|e| Error::Backend(format!("secret-service: {e}")))
+    }
+
+    fn wire(&self) -> Option<std::sync::MutexGuard<'_, Wire>> {
+        Some(
+            self.wire
+                .as_ref()?
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// [`Keyring::get`] by the plain fast path; `None` to take another.
+    fn get_plain(&self, key: &str) -> Option<Result<Item>> {
+        let collection = plain::collection_path(&self.collection)?;
+        let mut guard = self.wire()?;
+        let Wire { bus, state } = &mut *guard;
+        // The item seen under this label in the listing, if it is the one asked for.
+        if let Some(plain::Found::Secret(secret)) = plain::secret_by_label(bus, state, key) {
+            if let Ok(item) = parse_item(key, &secret) {
+                if item.key == key {
+                    crate::debug!("secret-service: plain session, read directly");
+                    return Some(Ok(item));
+                }
+            }
+        }
+        let found = plain::secret(bus, state, &collection, key)?;
+        crate::debug!("secret-service: plain session, read directly");
+        match found {
+            plain::Found::Missing => Some(Err(Error::NotFound)),
+            plain::Found::Secret(secret) => Some(parse_item(key, &secret)),
+        }
+    }
+
     fn direct_collection(&self) -> Option<&zbus::zvariant::OwnedObjectPath> {
         self.direct_collection
-            .get_or_init(|| direct::collection_path(&self.conn, &self.collection))
+            .get_or_init(|| {
+                let conn = self.conn().ok()?;
+                direct::collection_path(&conn, &self.collection)
+            })
             .as_ref()
     }
 
     fn direct_session(&self) -> Option<&direct::Session> {
         self.direct_session
             .get_or_init(|| {
-                let s = direct::open_session(&self.conn);
+                let s = direct::open_session(&self.conn().ok()?);
                 if s.is_some() {
                     crate::debug!("secret-service: encrypted session ({})", direct::ALGORITHM);
                 }
@@ -206,7 +280,7 @@ impl SecretServiceKeyring {
     fn get_direct(&self, key: &str) -> Option<Result<Item>> {
         let collection = self.direct_collection()?;
         let session = self.direct_session()?;
-        match direct::secret(&self.conn, session, collection, key)? {
+        match direct::secret(&self.conn().ok()?, session, collection, key)? {
             direct::Found::Missing => Some(Err(Error::NotFound)),
             direct::Found::Secret(secret) => Some(parse_item(key, &secret)),
         }
@@ -216,7 +290,14 @@ impl SecretServiceKeyring {
         if let Some(ss) = self.ss.get() {
             return Ok(ss);
         }
-        let ss = match SecretService::connect_with_existing(EncryptionType::Dh, self.conn.clone()) {
+        let conn = self.conn()?;
+        if !plain::encrypted_requested() {
+            let ss = SecretService::connect_with_existing(EncryptionType::Plain, conn)
+                .map_err(|e| ss_error("open a session", e))?;
+            crate::debug!("secret-service: plain session");
+            return Ok(self.ss.get_or_init(|| ss));
+        }
+        let ss = match SecretService::connect_with_existing(EncryptionType::Dh, conn.clone()) {
             Ok(ss) => {
                 crate::debug!(
                     "secret-service: encrypted session (dh-ietf1024-sha256-aes128-cbc-pkcs7)"
@@ -225,7 +306,7 @@ impl SecretServiceKeyring {
             }
             Err(e) => {
                 crate::debug!("secret-service: no encrypted session ({e}), using plain");
-                SecretService::connect_with_existing(EncryptionType::Plain, self.conn.clone())
+                SecretService::connect_with_existing(EncryptionType::Plain, conn)
                     .map_err(|e| ss_error("open a session", e))?
             }
         };
@@ -241,7 +322,8 @@ impl SecretServiceKeyring {
         ss: &'s SecretService<'static>,
     ) -> Result<Option<Collection<'s>>> {
         let want = format!("{COLLECTION_PREFIX}{}", self.collection);
-        let props = zbus::blocking::fdo::PropertiesProxy::builder(&self.conn)
+        let conn = self.conn()?;
+        let props = zbus::blocking::fdo::PropertiesProxy::builder(&conn)
             .destination(BUS_NAME)
             .and_then(|b| b.path("/org/freedesktop/secrets"))
             .and_then(|b| b.cache_properties(zbus::proxy::CacheProperties::No).build())
@@ -297,8 +379,15 @@ fn parse_item(key: &str, secret: &[u8]) -> Result<Item> {
 
 impl Keyring for SecretServiceKeyring {
     fn get(&self, key: &str) -> Result<Item> {
-        if let Some(result) = self.get_direct(key) {
+        if let Some(result) = self.get_plain(key) {
             return result;
+        }
+        // The encrypted direct path, when asked for (in plain mode the crate's path below is the
+        // fall-back: it can unlock).
+        if plain::encrypted_requested() {
+            if let Some(result) = self.get_direct(key) {
+                return result;
+            }
         }
         crate::debug!("secret-service: reading '{key}' through the full client");
         let ss = self.service()?;
@@ -362,10 +451,17 @@ impl Keyring for SecretServiceKeyring {
     }
 
     fn keys(&self) -> Result<Vec<String>> {
-        if let Some(labels) = self
-            .direct_collection()
-            .and_then(|c| direct::labels(&self.conn, c))
-        {
+        if let Some(labels) = plain::collection_path(&self.collection).and_then(|c| {
+            let mut guard = self.wire()?;
+            let Wire { bus, state } = &mut *guard;
+            plain::labels(bus, state, &c)
+        }) {
+            return Ok(labels);
+        }
+        if let Some(labels) = self.direct_collection().and_then(|c| {
+            let conn = self.conn().ok()?;
+            direct::labels(&conn, c)
+        }) {
             return Ok(labels);
         }
         let ss = self.service()?;
