@@ -257,6 +257,9 @@ pub struct Bus {
     pending: Vec<u8>,
     /// The server's `OK` to the authentication has been read.
     authenticated: bool,
+    /// A write or read failed, or something unexpected arrived: the stream's position is
+    /// unknown, so nothing more is sent or read on it.
+    broken: bool,
 }
 
 /// The session bus address: `DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`. Only Unix
@@ -314,6 +317,7 @@ impl Bus {
             early: HashMap::new(),
             pending: Vec::new(),
             authenticated: false,
+            broken: false,
         };
         // SAFETY: geteuid cannot fail.
         let uid = unsafe { libc::geteuid() }.to_string();
@@ -341,6 +345,9 @@ impl Bus {
 
     /// Send method calls without waiting; their serials, in order.
     pub fn send(&mut self, calls: &[(&str, &str, &str, &str, &[Arg<'_>])]) -> Option<Vec<u32>> {
+        if self.broken {
+            return None;
+        }
         let mut out = std::mem::take(&mut self.pending);
         let mut serials = Vec::with_capacity(calls.len());
         for (dest, path, iface, member, args) in calls {
@@ -348,7 +355,10 @@ impl Bus {
             out.extend(method_call(serial, dest, path, iface, member, args));
             serials.push(serial);
         }
-        self.stream.write_all(&out).ok()?;
+        if self.stream.write_all(&out).is_err() {
+            self.broken = true;
+            return None;
+        }
         Some(serials)
     }
 
@@ -372,7 +382,13 @@ impl Bus {
             if let Some(arrived) = self.early.remove(&serial) {
                 return arrived;
             }
-            let (reply_to, reply) = self.read_message()?;
+            if self.broken {
+                return None;
+            }
+            let Some((reply_to, reply)) = self.read_message() else {
+                self.broken = true;
+                return None;
+            };
             match reply_to {
                 Some(to) if to == serial => return reply,
                 Some(to) => {
