@@ -33,11 +33,19 @@ const DIALOGS: &[&str] = &[
 ];
 
 /// How the agent asks: a dialog driver and the program it runs (resolved once, at start).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Confirmer {
     driver: &'static str,
     /// The full path of the dialog program; `None` for `wincredui`, which is a system call.
     program: Option<PathBuf>,
+    /// Words for the item a key names. The agent knows keys only as strings; the caller, which
+    /// knows the key formats (the store module, a layer above), supplies the words.
+    describe: fn(&str) -> String,
+}
+
+/// The words for an item when the caller gave none: the key itself.
+fn plain_key(key: &str) -> String {
+    format!("the item \"{key}\"")
 }
 
 impl Confirmer {
@@ -49,11 +57,13 @@ impl Confirmer {
                 return Some(Confirmer {
                     driver: name,
                     program: None,
+                    describe: plain_key,
                 });
             }
             crate::which::look_path(name, path.as_ref()).map(|p| Confirmer {
                 driver: name,
                 program: Some(p),
+                describe: plain_key,
             })
         };
         match prompt.filter(|p| !p.is_empty()) {
@@ -75,6 +85,21 @@ impl Confirmer {
                 )
             }),
         }
+    }
+
+    /// Name items with `describe` in the questions.
+    pub fn describing(mut self, describe: fn(&str) -> String) -> Confirmer {
+        self.describe = describe;
+        self
+    }
+
+    /// The question for the first item request of a connection: `verb` the item `key`, asked by
+    /// `peer` (see [`describe_peer`]).
+    pub fn question(&self, verb: &str, key: &str, peer: &str) -> String {
+        format!(
+            "{peer} wants to {verb} {} through the aws-vault agent. Allow it?",
+            (self.describe)(key)
+        )
     }
 
     /// The driver's name (`agent status` shows it).
@@ -208,28 +233,6 @@ fn message_box(question: &str) -> bool {
     answer == IDYES
 }
 
-/// What the dialog says about the item a request names.
-pub fn describe_item(key: &str) -> String {
-    if let Some(s) = crate::store::sessions::SessionKey::parse(key) {
-        return format!("the cached {} session of profile \"{}\"", s.kind, s.profile);
-    }
-    if let Some(rest) = key.strip_prefix(crate::store::oidc::KEY_PREFIX) {
-        return match rest.strip_prefix("client:") {
-            Some(client) => format!("the SSO client registration {client}"),
-            None => format!("the SSO token for {rest}"),
-        };
-    }
-    format!("the stored credentials of profile \"{key}\"")
-}
-
-/// The question for the first item request of a connection.
-pub fn question(verb: &str, key: &str, peer: &str) -> String {
-    format!(
-        "{peer} wants to {verb} {} through the aws-vault agent. Allow it?",
-        describe_item(key)
-    )
-}
-
 /// Who is asking, as well as the kernel tells it: the process and the program that started it
 /// (an SDK, a shell, a build tool). Names come from `/proc` and can be chosen by the process
 /// itself; the pid cannot.
@@ -304,7 +307,15 @@ mod tests {
     #[test]
     fn each_dialog_makes_deny_the_default() {
         let (_d, path) = fake_path(&["zenity", "kdialog", "osascript"]);
-        let q = question("read", "prod", "aws (pid 7)");
+        let q = Confirmer::choose(Some("zenity"), &path).unwrap().question(
+            "read",
+            "prod",
+            "aws (pid 7)",
+        );
+        assert_eq!(
+            q,
+            "aws (pid 7) wants to read the item \"prod\" through the aws-vault agent. Allow it?"
+        );
         let (_, z) = Confirmer::choose(Some("zenity"), &path)
             .unwrap()
             .command(&q)
@@ -352,23 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn items_are_described_for_people() {
-        assert_eq!(
-            describe_item("prod"),
-            "the stored credentials of profile \"prod\""
-        );
-        let key = crate::store::sessions::SessionKey {
-            kind: "sts.AssumeRole".into(),
-            profile: "admin".into(),
-            serial: String::new(),
-            expiry: 1,
-        }
-        .to_key();
-        assert_eq!(
-            describe_item(&key),
-            "the cached sts.AssumeRole session of profile \"admin\""
-        );
-        assert!(describe_item("oidc:https://x.awsapps.com/start").contains("SSO token"));
+    fn peers_are_described_for_people() {
         assert_eq!(describe_peer(None), "A process of yours");
         let me = describe_peer(Some(std::process::id()));
         assert!(me.contains(&format!("pid {}", std::process::id())), "{me}");

@@ -88,7 +88,7 @@ mod imp {
         }
         let path = settings.env.get("PATH").map(String::as_str).unwrap_or("");
         Confirmer::choose(settings.prompt.as_deref(), path)
-            .map(Some)
+            .map(|c| Some(c.describing(crate::store::describe_key)))
             .map_err(|e| super::super::UsageFailure(e).into())
     }
 

@@ -34,9 +34,45 @@ pub fn reserved_kind(key: &str) -> Option<&'static str> {
     }
 }
 
+/// What an item is, in words for a person (the agent's confirmation question): "the cached
+/// sts.AssumeRole session of profile "admin"", "the SSO token for https://…", "the stored
+/// credentials of profile "prod"".
+pub fn describe_key(key: &str) -> String {
+    if let Some(s) = SessionKey::parse(key) {
+        return format!("the cached {} session of profile \"{}\"", s.kind, s.profile);
+    }
+    if let Some(rest) = key.strip_prefix(oidc::KEY_PREFIX) {
+        return match rest.strip_prefix("client:") {
+            Some(client) => format!("the SSO client registration {client}"),
+            None => format!("the SSO token for {rest}"),
+        };
+    }
+    format!("the stored credentials of profile \"{key}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_described_for_people() {
+        assert_eq!(
+            describe_key("prod"),
+            "the stored credentials of profile \"prod\""
+        );
+        let key = SessionKey {
+            kind: "sts.AssumeRole".into(),
+            profile: "admin".into(),
+            serial: String::new(),
+            expiry: 1,
+        }
+        .to_key();
+        assert_eq!(
+            describe_key(&key),
+            "the cached sts.AssumeRole session of profile \"admin\""
+        );
+        assert!(describe_key("oidc:https://x.awsapps.com/start").contains("SSO token"));
+    }
 
     #[test]
     fn credential_names_skip_sessions_and_tokens() {

@@ -347,7 +347,7 @@ impl Agent {
                 } else {
                     req.text(0)
                 };
-                let question = confirm::question(verb, &key, &confirm::describe_peer(s.peer_pid));
+                let question = confirmer.question(verb, &key, &confirm::describe_peer(s.peer_pid));
                 let answer = match confirmer.ask(&question) {
                     Ok(answer) => answer,
                     Err(why) => {
