@@ -654,9 +654,10 @@ fn reencrypt_refuses_while_an_agent_serves_the_store() {
     .ok();
 }
 
-/// A `zenity` stand-in (no display here): it records its arguments and answers with the exit
-/// status in `answer` (0 is zenity's "OK" button, here labelled "Allow"; 1 is "Deny").
-fn fake_zenity(s: &Sandbox) -> (PathBuf, PathBuf) {
+/// A `zenity` stand-in (no display here), first on the sandbox's `PATH`: it records its
+/// arguments and answers with the exit status in `answer` (0 is zenity's "OK" button, here
+/// labelled "Allow"; 1 is "Deny"). Returns the log of its calls.
+fn fake_zenity(s: &mut Sandbox) -> PathBuf {
     let bin = s.dir.path().join("dialogs");
     std::fs::create_dir_all(&bin).unwrap();
     let log = s.dir.path().join("dialog.log");
@@ -671,7 +672,13 @@ fn fake_zenity(s: &Sandbox) -> (PathBuf, PathBuf) {
     let zenity = bin.join("zenity");
     std::fs::write(&zenity, script).unwrap();
     std::fs::set_permissions(&zenity, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (bin, log)
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    s.set_env("PATH", &path);
+    log
 }
 
 fn dialogs(log: &Path) -> Vec<String> {
@@ -686,13 +693,7 @@ fn dialogs(log: &Path) -> Vec<String> {
 #[test]
 fn per_use_confirmation_asks_once_per_process() {
     let mut s = sandbox();
-    let (dialog_bin, log) = fake_zenity(&s);
-    let path = format!(
-        "{}:{}",
-        dialog_bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    s.set_env("PATH", &path);
+    let log = fake_zenity(&mut s);
 
     // A driver that cannot ask without a terminal is refused before anything starts.
     let line = s
@@ -759,6 +760,12 @@ fn confirmation_from_the_variable_needs_a_dialog_program() {
     let empty = s.dir.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
     s.set_env("PATH", &empty.display().to_string());
+    s.set_env("AWS_VAULT_AGENT_CONFIRM", "maybe");
+    let line = s.run(&["agent", "start"]).fails();
+    assert!(
+        line.contains("invalid value 'maybe' in AWS_VAULT_AGENT_CONFIRM"),
+        "{line}"
+    );
     s.set_env("AWS_VAULT_AGENT_CONFIRM", "true");
     let line = s.run(&["agent", "start"]).fails();
     assert!(
@@ -775,13 +782,7 @@ fn confirmation_reaches_an_agent_started_as_a_new_process() {
     let mut s = Sandbox::with_config("[profile p]\nregion = eu-west-1\n");
     gk.bus.apply(&mut s);
     s.set_env("AWS_VAULT_BACKEND", "secret-service");
-    let (dialog_bin, log) = fake_zenity(&s);
-    let path = format!(
-        "{}:{}",
-        dialog_bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    s.set_env("PATH", &path);
+    let log = fake_zenity(&mut s);
     s.run_env(
         &["add", "--env", "p"],
         &[

@@ -162,6 +162,45 @@ fn secret_service_reads_an_item_the_go_tool_wrote() {
 /// the item found by its attribute) and never needs the full client; a locked collection is
 /// what sends it there (`secret_service_unlocks_a_locked_collection`). With the encrypted
 /// session asked for, it reads directly over zbus with the DH session instead.
+/// Items are found by their `profile` attribute, as the Go tool finds them. The hot path reads
+/// an item it saw in the listing by its path, so an item whose label says "work" but which
+/// holds another profile's key (renamed in Seahorse, say) must not be taken for "work".
+#[test]
+fn secret_service_finds_items_by_attribute_not_by_label() {
+    let gk = GnomeKeyring::start();
+    let mut s = ss_sandbox(&gk);
+    gk.tool(&[
+        "store-go",
+        &gk.collection,
+        "other",
+        &go_item_json("other", "AKIAOTHERPROFILE0000", "othersecret"),
+        "work",
+    ]);
+    gk.tool(&[
+        "store-go",
+        &gk.collection,
+        "work",
+        &go_item_json("work", "AKIAWORKPROFILE00000", "worksecret"),
+        "renamed",
+    ]);
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    let run = s
+        .run(&["--debug", "export", "--no-session", "--format=json", "work"])
+        .ok();
+    assert!(
+        run.stdout.contains("AKIAWORKPROFILE00000"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("othersecret"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("secret-service: plain session, read directly"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn secret_service_hot_path_reads_directly() {
     let gk = GnomeKeyring::start();

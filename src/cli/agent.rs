@@ -78,11 +78,9 @@ mod imp {
     /// `--confirm` or `AWS_VAULT_AGENT_CONFIRM`: the dialog that asks, checked now (while the
     /// error can still reach a terminal).
     fn confirmer(settings: &Settings, flag: bool) -> anyhow::Result<Option<Confirmer>> {
-        let var = settings
-            .env
-            .get(agent::confirm::ENV_CONFIRM)
-            .map(|v| v.trim().to_ascii_lowercase());
-        let on = flag || matches!(var.as_deref(), Some("true" | "1" | "yes" | "on"));
+        let on = settings
+            .flag_or_env(flag, "confirm", agent::confirm::ENV_CONFIRM)
+            .map_err(|e| super::super::UsageFailure(format!("{e:#}")))?;
         if !on {
             return Ok(None);
         }

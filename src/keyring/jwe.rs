@@ -228,17 +228,16 @@ fn memo_kek<'m>(
     p2c: u32,
 ) -> &'m Zeroizing<[u8; 32]> {
     if !memo.as_ref().is_some_and(|k| k.matches(alg, p2c, p2s)) {
-        *memo = Some(Kek {
+        *memo = None;
+    }
+    &memo
+        .get_or_insert_with(|| Kek {
             alg,
             p2c,
             p2s: p2s.to_vec(),
             key: derive_kek(alg, passphrase, p2s, p2c),
-        });
-    }
-    match memo {
-        Some(k) => &k.key,
-        None => unreachable!("set just above"),
-    }
+        })
+        .key
 }
 
 /// [`encrypt`] with a memo of derived keys ([`Kek`]): reuses the memo's salt and key when it

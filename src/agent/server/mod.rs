@@ -103,6 +103,24 @@ pub(super) fn serve_command(
     Ok(cmd)
 }
 
+/// Wait for a spawned `agent serve` to say it serves: it writes `ok` on its standard output and
+/// closes it, or writes why it could not start and exits. Its pid, or that reason as the error.
+pub(super) fn await_ready(mut child: std::process::Child) -> anyhow::Result<u32> {
+    let mut answer = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut answer);
+    }
+    if answer.starts_with("ok") {
+        return Ok(child.id());
+    }
+    let _ = child.wait();
+    let why = answer.trim();
+    anyhow::bail!(
+        "the agent did not start: {}",
+        if why.is_empty() { "it exited" } else { why }
+    )
+}
+
 /// One decrypted item, with what the backend's copy looked like when it was read.
 struct Entry {
     json: LockedBytes,

@@ -257,20 +257,8 @@ fn spawn_server(opts: &StartOptions, name: &str) -> anyhow::Result<u32> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().context("cannot start the agent process")?;
-    let mut answer = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = io::Read::read_to_string(&mut out, &mut answer);
-    }
-    if answer.starts_with("ok") {
-        return Ok(child.id());
-    }
-    let _ = child.wait();
-    let why = answer.trim();
-    bail!(
-        "the agent did not start: {}",
-        if why.is_empty() { "it exited" } else { why }
-    )
+    let child = cmd.spawn().context("cannot start the agent process")?;
+    super::await_ready(child)
 }
 
 /// `aws-vault agent serve`: the agent process [`spawn_server`] starts. Opens the backend named

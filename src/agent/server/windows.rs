@@ -72,24 +72,12 @@ pub fn start(opts: StartOptions) -> anyhow::Result<Started> {
         // Dropping closes it: the end of the passphrase.
     }
     drop(passphrase);
-    let mut answer = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = io::Read::read_to_string(&mut out, &mut answer);
-    }
-    if answer.starts_with("ok") {
-        return Ok(Started {
-            pid: child.id(),
-            backend: name,
-            socket,
-            replaced,
-        });
-    }
-    let _ = child.wait();
-    let why = answer.trim();
-    bail!(
-        "the agent did not start: {}",
-        if why.is_empty() { "it exited" } else { why }
-    )
+    Ok(Started {
+        pid: super::await_ready(child)?,
+        backend: name,
+        socket,
+        replaced,
+    })
 }
 
 /// `aws-vault agent serve`: open the backend, create the pipe, answer `ok` on stdout, serve;

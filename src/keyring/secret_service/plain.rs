@@ -90,7 +90,7 @@ pub fn open(bus: &mut Bus, collection: Option<&str>) -> Option<(bool, Option<Ahe
     Some((running, ahead))
 }
 
-/// The session opened ahead, once its reply is in.
+/// The path of the session an `OpenSession("plain")` call opened, once its reply is in.
 fn take_session(bus: &mut Bus, serial: u32) -> Option<String> {
     let reply = bus.wait(serial)?;
     (reply.signature == "vo").then_some(())?;
@@ -216,12 +216,7 @@ pub fn secret(bus: &mut Bus, state: &mut State, collection: &str, key: &str) -> 
     let serials = bus.send(&calls)?;
     let found = bus.wait(serials[0])?;
     if let Some(&open) = serials.get(1) {
-        let reply = bus.wait(open)?;
-        (reply.signature == "vo").then_some(())?;
-        let mut r = Reader::new_body(&reply.body);
-        r.variant("s")?;
-        r.str()?;
-        *session = Some(r.str()?.to_string());
+        *session = Some(take_session(bus, open)?);
     }
     (found.signature == "ao").then_some(())?;
     let items = Reader::new_body(&found.body).paths()?;

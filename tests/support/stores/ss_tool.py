@@ -2,8 +2,10 @@
 """Secret Service helper for tests/stores.rs, run with Debian's /usr/bin/python3 (python3-dbus).
 
   ss_tool.py mkcoll LABEL [PASSWORD]   create an unlocked collection without a prompt (gnome-keyring)
-  ss_tool.py store-go PATH KEY JSON    create an item the way the Go tool does (label=key,
-                                       attribute profile=key, content type application/json)
+  ss_tool.py store-go PATH KEY JSON [LABEL]
+                                       create an item the way the Go tool does (label=key,
+                                       attribute profile=key, content type application/json);
+                                       LABEL overrides the label (a renamed item)
   ss_tool.py lock PATH                 lock a collection
   ss_tool.py locked PATH               print true/false
 """
@@ -26,10 +28,11 @@ if cmd == "mkcoll":
     print(internal.CreateWithMasterPassword({"org.freedesktop.Secret.Collection.Label": label}, secret))
 elif cmd == "store-go":
     path, key, value = sys.argv[2], sys.argv[3], sys.argv[4]
+    label = sys.argv[5] if len(sys.argv) > 5 else key
     _, session = svc.OpenSession("plain", dbus.String("", variant_level=1))
     coll = dbus.Interface(bus.get_object(SVC, path), "org.freedesktop.Secret.Collection")
     props = {
-        "org.freedesktop.Secret.Item.Label": key,
+        "org.freedesktop.Secret.Item.Label": label,
         "org.freedesktop.Secret.Item.Attributes": dbus.Dictionary({"profile": key}, signature="ss"),
     }
     secret = dbus.Struct((session, dbus.ByteArray(b""), dbus.ByteArray(value.encode()), "application/json"),
