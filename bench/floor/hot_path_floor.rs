@@ -57,9 +57,13 @@ struct Creds {
 }
 
 fn run() -> Result<(), String> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: hot_path_floor FILE")?;
+    // `--aws-vault-kdf`: derive the key with aws-vault's own PBKDF2 loop (src/keyring/kdf.rs)
+    // instead of the `pbkdf2` crate, to show what is left of the ratio besides the derivation.
+    let mut args = std::env::args().skip(1).peekable();
+    let own_kdf = args.next_if(|a| a == "--aws-vault-kdf").is_some();
+    let path = args
+        .next()
+        .ok_or("usage: hot_path_floor [--aws-vault-kdf] FILE")?;
     let passphrase = std::env::var("AWS_VAULT_FILE_PASSPHRASE").unwrap_or_default();
     let token = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let parts: Vec<&str> = token.trim().split('.').collect();
@@ -72,7 +76,16 @@ fn run() -> Result<(), String> {
     let mut salt = b"PBES2-HS256+A128KW\0".to_vec();
     salt.extend(b64(&header.p2s)?);
     let mut kek = [0u8; 16];
-    pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.as_bytes(), &salt, header.p2c, &mut kek);
+    if own_kdf {
+        aws_vault::keyring::kdf::pbkdf2_hmac_sha256(
+            passphrase.as_bytes(),
+            &salt,
+            header.p2c,
+            &mut kek,
+        );
+    } else {
+        pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.as_bytes(), &salt, header.p2c, &mut kek);
+    }
     let mut cek = [0u8; 32];
     aes_kw::KekAes128::new(GenericArray::from_slice(&kek))
         .unwrap(&b64(ek)?, &mut cek)

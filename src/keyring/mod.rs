@@ -8,6 +8,7 @@
 pub mod file;
 pub mod item;
 pub mod jwe;
+pub mod kdf;
 pub mod keychain;
 #[cfg(target_os = "linux")]
 pub mod keyctl;
