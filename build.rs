@@ -1,4 +1,5 @@
-//! Build script: the version string `aws-vault --version` prints.
+//! Build script: the version string `aws-vault --version` prints, and a relink when the
+//! release build's code layout (`scripts/hot-path.ld`, see `scripts/release`) changes.
 //!
 //! `AWS_VAULT_VERSION` set at build time (release pipelines) is used as it is. Otherwise the
 //! version is the crate's, followed by `+<short commit>` when the source is a git checkout
@@ -27,6 +28,9 @@ fn watch(path: Option<String>) {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=AWS_VAULT_VERSION");
+    // scripts/release passes this linker script to the static Linux build; cargo does not know
+    // that the link reads it, so a new layout would otherwise not be linked in.
+    println!("cargo:rerun-if-changed=scripts/hot-path.ld");
     let crate_version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
     let version = match std::env::var("AWS_VAULT_VERSION") {
         Ok(v) if !v.is_empty() => v,
