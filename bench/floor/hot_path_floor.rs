@@ -77,12 +77,9 @@ fn run() -> Result<(), String> {
     salt.extend(b64(&header.p2s)?);
     let mut kek = [0u8; 16];
     if own_kdf {
-        aws_vault::keyring::kdf::pbkdf2_hmac_sha256(
-            passphrase.as_bytes(),
-            &salt,
-            header.p2c,
-            &mut kek,
-        );
+        let block =
+            aws_vault::keyring::kdf::pbkdf2_hmac_sha256(passphrase.as_bytes(), &salt, header.p2c);
+        kek.copy_from_slice(&block[..16]);
     } else {
         pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.as_bytes(), &salt, header.p2c, &mut kek);
     }

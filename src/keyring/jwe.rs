@@ -338,7 +338,10 @@ fn derive_kek(alg: Alg, passphrase: &[u8], p2s: &[u8], p2c: u32) -> Zeroizing<[u
     let mut kek = Zeroizing::new([0u8; 32]);
     let out = &mut kek[..alg.kek_len()];
     match alg {
-        Alg::Pbes2Hs256A128 => super::kdf::pbkdf2_hmac_sha256(passphrase, &salt, p2c, out),
+        Alg::Pbes2Hs256A128 => {
+            let block = super::kdf::pbkdf2_hmac_sha256(passphrase, &salt, p2c);
+            out.iter_mut().zip(block.iter()).for_each(|(o, b)| *o = *b);
+        }
         Alg::Pbes2Hs384A192 => pbkdf2::pbkdf2_hmac::<Sha384>(passphrase, &salt, p2c, out),
         Alg::Pbes2Hs512A256 => pbkdf2::pbkdf2_hmac::<Sha512>(passphrase, &salt, p2c, out),
     }

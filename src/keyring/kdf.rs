@@ -12,7 +12,7 @@
 //! SHA-512), which only a reader of foreign files meets, still use the crate.
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// SHA-256's initial state (FIPS 180-4 §5.3.3).
 const IV: [u32; 8] = [
@@ -40,11 +40,10 @@ fn put_state(block: &mut [u8; 64], state: &[u32; 8]) {
     }
 }
 
-/// PBKDF2-HMAC-SHA256 of `passphrase` and `salt` with `rounds` iterations into `out`, which
-/// must be at most 32 bytes (one block of output: the JWE key-wrap keys are 16 to 32 bytes).
-/// `rounds` of 0 gives what 1 gives, as in the `pbkdf2` crate.
-pub fn pbkdf2_hmac_sha256(passphrase: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
-    assert!(out.len() <= 32, "one block of PBKDF2 output at most");
+/// The first 32-byte block of PBKDF2-HMAC-SHA256 of `passphrase` and `salt` with `rounds`
+/// iterations: a derived key of up to 32 bytes is its prefix (the JWE key-wrap keys are 16 to
+/// 32). `rounds` of 0 gives what 1 gives, as in the `pbkdf2` crate.
+pub fn pbkdf2_hmac_sha256(passphrase: &[u8], salt: &[u8], rounds: u32) -> Zeroizing<[u8; 32]> {
     // The HMAC key blocks (RFC 2104): the passphrase, or its digest when longer than a block,
     // zero-padded and XORed with the inner and outer pads.
     let mut ipad = [0x36u8; 64];
@@ -99,17 +98,16 @@ pub fn pbkdf2_hmac_sha256(passphrase: &[u8], salt: &[u8], rounds: u32, out: &mut
             *acc ^= word;
         }
     }
-    let mut whole = [0u8; 32];
-    for (dst, word) in whole.chunks_exact_mut(4).zip(&t) {
+    let mut key = Zeroizing::new([0u8; 32]);
+    for (dst, word) in key.chunks_exact_mut(4).zip(&t) {
         dst.copy_from_slice(&word.to_be_bytes());
     }
-    out.copy_from_slice(&whole[..out.len()]);
     for secret in [&mut inner, &mut outer, &mut s, &mut t] {
         secret.zeroize();
     }
-    whole.zeroize();
     u.zeroize();
     h.zeroize();
+    key
 }
 
 #[cfg(test)]
@@ -123,9 +121,7 @@ mod tests {
     }
 
     fn ours(passphrase: &[u8], salt: &[u8], rounds: u32, len: usize) -> Vec<u8> {
-        let mut out = vec![0u8; len];
-        pbkdf2_hmac_sha256(passphrase, salt, rounds, &mut out);
-        out
+        pbkdf2_hmac_sha256(passphrase, salt, rounds)[..len].to_vec()
     }
 
     #[test]
