@@ -30,7 +30,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=AWS_VAULT_VERSION");
     // scripts/release passes this linker script to the static Linux build; cargo does not know
     // that the link reads it, so a new layout would otherwise not be linked in.
-    println!("cargo:rerun-if-changed=scripts/hot-path.ld");
+    watch(Some("scripts/hot-path.ld".into()));
     let crate_version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
     let version = match std::env::var("AWS_VAULT_VERSION") {
         Ok(v) if !v.is_empty() => v,
