@@ -16,6 +16,11 @@ pub struct MemoryKeyring {
     pub sets: Cell<usize>,
     /// How many times `keys` was called.
     pub lists: Cell<usize>,
+    /// Answer `keys_among` and `first_with_prefix` by search, never listing, as the Secret
+    /// Service does.
+    pub searching: Cell<bool>,
+    /// The `next` prefixes `keys_among` was given.
+    pub hinted: RefCell<Vec<String>>,
 }
 
 impl MemoryKeyring {
@@ -75,5 +80,43 @@ impl Keyring for MemoryKeyring {
     fn keys(&self) -> Result<Vec<String>> {
         self.lists.set(self.lists.get() + 1);
         Ok(self.keys_now())
+    }
+
+    fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<crate::keyring::Listing> {
+        if !self.searching.get() {
+            let keys = self.keys()?;
+            return Ok(crate::keyring::Listing {
+                keys,
+                complete: true,
+            });
+        }
+        *self.hinted.borrow_mut() = next.iter().map(|p| p.to_string()).collect();
+        let items = self.items.borrow();
+        Ok(crate::keyring::Listing {
+            keys: names
+                .iter()
+                .filter(|n| items.contains_key(**n))
+                .map(|n| n.to_string())
+                .collect(),
+            complete: false,
+        })
+    }
+
+    fn first_with_prefix(
+        &self,
+        prefix: &str,
+        accept: &dyn Fn(&str) -> bool,
+    ) -> Result<Option<Item>> {
+        if !self.searching.get() {
+            let keys = self.keys()?;
+            return crate::keyring::first_listed_with_prefix(self, &keys, prefix, accept);
+        }
+        let found = self
+            .items
+            .borrow()
+            .keys()
+            .find(|k| k.starts_with(prefix) && accept(k))
+            .cloned();
+        found.map(|k| self.get(&k)).transpose()
     }
 }

@@ -537,6 +537,58 @@ region = eu-west-1
         assert!(kr.lists.get() >= 1);
     }
 
+    /// A backend that searches instead of listing cheaply (the Secret Service) serves the hot
+    /// path without a listing: the planner asks for the source chain's names only, with the
+    /// cached role's prefix as a hint, and the role is then found by that prefix.
+    #[test]
+    fn a_searching_backend_is_never_listed_on_the_hot_path() {
+        let kr = keyring();
+        let fake = Fake {
+            calls: RefCell::new(Vec::new()),
+            lifetime: 3600,
+        };
+        run(&kr, &fake, &[("role", None)]);
+        kr.searching.set(true);
+        kr.lists.set(0);
+        fake.calls.borrow_mut().clear();
+
+        let config = ConfigFile::parse(std::path::Path::new("config"), CONFIG).unwrap();
+        let env = Env::new();
+        let profile = config
+            .resolve("role", &env, &BaseValues::default())
+            .unwrap();
+        let mfa = crate::mfa::MfaSource::new(None, None, false, false, &env);
+        let req = crate::creds::Request::new(&profile, &kr, &mfa, &env);
+        let plan = req.plan().unwrap();
+        let top = plan.first_lookup().unwrap();
+        assert_eq!(
+            *kr.hinted.borrow(),
+            [crate::store::SessionKey::prefix(
+                top.kind,
+                &top.profile,
+                &top.serial
+            )]
+        );
+        assert!(
+            req.listed.borrow().is_none(),
+            "a partial answer is no listing"
+        );
+        let exec = Executor {
+            keyring: &kr,
+            mfa: &mfa,
+            min_ttl: Duration::from_secs(300),
+            lock_dir: None,
+            sso_login: sso::LoginOptions::default(),
+            process_timeout: Duration::from_secs(60),
+            calls: &fake,
+            listed: RefCell::new(None),
+        };
+        let creds = exec.retrieve(&plan).unwrap();
+        assert!(creds.expires.is_some());
+        assert!(fake.calls.borrow().is_empty(), "{:?}", fake.calls.borrow());
+        assert_eq!(kr.lists.get(), 0, "the hot path listed the keyring");
+    }
+
     #[test]
     fn refresh_replaces_the_cached_item() {
         let kr = keyring();

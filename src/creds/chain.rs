@@ -101,6 +101,16 @@ pub struct Plan {
     pub hops: Vec<Step<Hop>>,
 }
 
+impl Plan {
+    /// The cache key the executor looks up first: the last link's.
+    pub fn first_lookup(&self) -> Option<&CacheKey> {
+        match self.hops.last() {
+            Some(hop) => hop.cache.as_ref(),
+            None => self.base.cache.as_ref(),
+        }
+    }
+}
+
 /// Switches that change the plan (docs/compatibility.md §3.1 inputs).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -119,6 +129,32 @@ pub enum PlanError {
     CredentialsMissing(String),
     #[error("profile {0}: web identity needs role_arn")]
     WebIdentityWithoutRole(String),
+}
+
+/// The profile names whose stored keys [`plan`] may look for: `profile` and its source
+/// profiles, nearest first.
+pub fn names(profile: &ProfileConfig) -> Vec<&str> {
+    std::iter::successors(Some(profile), |c| c.source.as_deref())
+        .map(|c| c.name.as_str())
+        .collect()
+}
+
+/// The session-key prefix the executor will probably look up first, guessed before the
+/// keyring has said which of [`names`] hold stored keys: the plan's when no keys are stored
+/// (a chain ending in SSO, web identity or `credential_process`), else when they sit at the
+/// end of the source chain. A backend that searches can look for it in the same round trip as
+/// the names; a wrong guess costs that one search.
+pub fn likely_first_lookup(profile: &ProfileConfig, opts: &Options) -> Option<String> {
+    let root = names(profile).last().map(|n| n.to_string());
+    let plan = plan(profile, &[], opts)
+        .or_else(|_| plan(profile, &Vec::from_iter(root), opts))
+        .ok()?;
+    let key = plan.first_lookup()?;
+    Some(crate::store::SessionKey::prefix(
+        key.kind,
+        &key.profile,
+        &key.serial,
+    ))
 }
 
 /// Build the plan for `profile`. `stored` is the keyring's key list (only exact matches count
@@ -757,5 +793,47 @@ sso_role_name = r
             a.hops[0].cache.as_ref().unwrap().serial,
             "arn:aws:iam::111111111111:mfa/jonsmith"
         );
+    }
+
+    fn resolve(name: &str) -> ProfileConfig {
+        let cfg = ConfigFile::parse(std::path::Path::new("/c"), README_CONFIG).unwrap();
+        cfg.resolve(name, &Env::new(), &BaseValues::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn names_follow_the_source_chain() {
+        assert_eq!(
+            names(&resolve("bar-role2")),
+            ["bar-role2", "bar-role1", "jonsmith"]
+        );
+        assert_eq!(names(&resolve("sso")), ["sso"]);
+    }
+
+    #[test]
+    fn likely_first_lookup_guesses_the_plan_of_the_usual_keys() {
+        let opts = Options::default();
+        for (name, stored) in [
+            ("foo-admin", &["jonsmith"][..]),
+            ("bar-role2", &["jonsmith"][..]),
+            ("jonsmith", &["jonsmith"][..]),
+            ("sso", &[][..]),
+            ("proc", &[][..]),
+        ] {
+            let p = resolve(name);
+            let stored: Vec<String> = stored.iter().map(|s| s.to_string()).collect();
+            // The guess is the real plan's first lookup when the keys sit at the end of the
+            // source chain (or, for SSO and credential_process, nowhere).
+            let real = plan(&p, &stored, &opts).unwrap();
+            let key = real.first_lookup().unwrap();
+            let want = crate::store::SessionKey::prefix(key.kind, &key.profile, &key.serial);
+            assert_eq!(likely_first_lookup(&p, &opts), Some(want), "{name}");
+        }
+        // --no-session on stored keys: nothing is looked up first.
+        let no_session = Options {
+            no_session: true,
+            ..Options::default()
+        };
+        assert_eq!(likely_first_lookup(&resolve("jonsmith"), &no_session), None);
     }
 }

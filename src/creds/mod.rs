@@ -62,9 +62,10 @@ pub struct Request<'a> {
     pub env: &'a crate::config::Env,
     /// How an IAM Identity Center login may interact with the user, if one is needed.
     pub sso_login: sso::LoginOptions,
-    /// The key listing [`plan`](Self::plan) read, handed to the executor's first cache lookup
-    /// so that the hot path lists the keyring once (a listing is a directory read for the
-    /// file backend but a D-Bus round trip per item for the Secret Service).
+    /// The key listing [`plan`](Self::plan) read, if the backend answered with all its keys,
+    /// handed to the executor's first cache lookup so that the hot path lists the keyring once
+    /// (a backend whose listing is expensive answers the plan and each lookup by search
+    /// instead: [`Keyring::keys_among`](crate::keyring::Keyring::keys_among)).
     listed: std::cell::RefCell<Option<Vec<String>>>,
 }
 
@@ -87,11 +88,15 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The plan for this request (pure: reads only the keyring's key list).
+    /// The plan for this request (pure but for one question to the keyring: which of the
+    /// profile chain's names hold stored keys).
     pub fn plan(&self) -> anyhow::Result<chain::Plan> {
-        let stored = self.keyring.keys()?;
-        let plan = chain::plan(self.profile, &stored, &self.options)?;
-        *self.listed.borrow_mut() = Some(stored);
+        let names = chain::names(self.profile);
+        let likely = chain::likely_first_lookup(self.profile, &self.options);
+        let next: Vec<&str> = likely.as_deref().into_iter().collect();
+        let listing = self.keyring.keys_among(&names, &next)?;
+        let plan = chain::plan(self.profile, &listing.keys, &self.options)?;
+        *self.listed.borrow_mut() = listing.complete.then_some(listing.keys);
         Ok(plan)
     }
 

@@ -73,6 +73,71 @@ pub trait Keyring {
     fn retain_own(&self, keys: Vec<String>) -> Result<Vec<String>> {
         Ok(keys)
     }
+    /// The keys the credential planner needs: at least every one of `names` that is stored.
+    /// The default answers with the whole listing, which is cheap for most backends and then
+    /// also serves the session-cache lookup that follows ([`Listing::complete`]). A backend
+    /// whose listing costs a call per item (the Secret Service) searches for `names` instead,
+    /// and may search in the same round trip for the `next` prefixes, which the caller expects
+    /// to ask [`first_with_prefix`](Self::first_with_prefix) for next.
+    fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<Listing> {
+        let _ = (names, next);
+        Ok(Listing {
+            keys: self.keys()?,
+            complete: true,
+        })
+    }
+    /// The first item, in the backend's order, whose key starts with `prefix` and which
+    /// `accept` takes: a session-cache lookup (sessions are found by the key before their
+    /// expiry, [`lookup_prefix`]). `Ok(None)` when there is none. The default reads the listing
+    /// and then the item; a backend that indexes [`lookup_prefix`] searches instead.
+    fn first_with_prefix(
+        &self,
+        prefix: &str,
+        accept: &dyn Fn(&str) -> bool,
+    ) -> Result<Option<Item>> {
+        let keys = self.keys()?;
+        first_listed_with_prefix(self, &keys, prefix, accept)
+    }
+}
+
+/// What [`Keyring::keys_among`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The stored keys found, in the backend's order.
+    pub keys: Vec<String>,
+    /// Whether `keys` is every key of the store, so that it also answers a later prefix
+    /// lookup without asking the backend again.
+    pub complete: bool,
+}
+
+/// [`Keyring::first_with_prefix`] over a listing the caller already has.
+pub fn first_listed_with_prefix<K: Keyring + ?Sized>(
+    keyring: &K,
+    keys: &[String],
+    prefix: &str,
+    accept: &dyn Fn(&str) -> bool,
+) -> Result<Option<Item>> {
+    let Some(key) = keys.iter().find(|k| k.starts_with(prefix) && accept(k)) else {
+        return Ok(None);
+    };
+    match keyring.get(key) {
+        Ok(item) => Ok(Some(item)),
+        Err(Error::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// For a key shaped like the session cache's, `<kind>,<profile>,<serial>,<digits>` (see
+/// `store::sessions`), everything before the digits, comma included: the prefix its lookups
+/// search by, whatever the expiry. `None` for any other key. A backend that can search by an
+/// attribute stores this one with the item, so [`Keyring::first_with_prefix`] needs no listing.
+pub fn lookup_prefix(key: &str) -> Option<&str> {
+    let (head, digits) = key.rsplit_once(',')?;
+    let shaped = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && head.matches(',').count() == 2
+        && !head.starts_with(',');
+    shaped.then(|| &key[..head.len() + 1])
 }
 
 /// One keyring backend as the command line knows it.
@@ -403,6 +468,29 @@ impl std::error::Error for OpenError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_prefix_is_the_session_key_without_its_expiry() {
+        for (key, want) in [
+            (
+                "sts.AssumeRole,cm9sZQ,,1700000000",
+                Some("sts.AssumeRole,cm9sZQ,,"),
+            ),
+            (
+                "sts.GetSessionToken,YmFzZQ,YXJu,1",
+                Some("sts.GetSessionToken,YmFzZQ,YXJu,"),
+            ),
+            ("work", None),
+            ("a,b,1700000000", None),
+            ("a,b,c,d,1700000000", None),
+            (",b,c,1700000000", None),
+            ("a,b,c,", None),
+            ("a,b,c,17x", None),
+            ("", None),
+        ] {
+            assert_eq!(lookup_prefix(key), want, "{key}");
+        }
+    }
 
     /// The Go tool's registration order on Windows: wincred first, then winhello, file and
     /// the 1Password backends (Proton Pass is not in this build).

@@ -182,27 +182,20 @@ impl<'a> SessionStore<'a> {
         fingerprint: Option<&str>,
     ) -> keyring::Result<Option<Credentials>> {
         let prefix = SessionKey::prefix(kind, profile, serial);
-        let keys = match listed {
-            Some(keys) => keys,
-            None => self.keyring.keys()?,
+        let accept = |k: &str| SessionKey::parse(k).is_some();
+        let found = match listed {
+            Some(keys) => keyring::first_listed_with_prefix(self.keyring, &keys, &prefix, &accept)?,
+            None => self.keyring.first_with_prefix(&prefix, &accept)?,
         };
-        let Some(key) = keys
-            .iter()
-            .find(|k| k.starts_with(&prefix) && SessionKey::parse(k).is_some())
-        else {
-            return Ok(None);
-        };
-        match self.keyring.get(key) {
-            Ok(item) => Ok(decode_with_fingerprint(&item.data)
+        Ok(found.and_then(|item| {
+            decode_with_fingerprint(&item.data)
                 .ok()
                 .filter(|(_, fp)| match (fingerprint, fp) {
                     (Some(want), Some(have)) => want == have,
                     _ => true,
                 })
-                .map(|(c, _)| c)),
-            Err(keyring::Error::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        }
+                .map(|(c, _)| c)
+        }))
     }
 
     /// Store `creds` (which must expire) and drop the entry it replaces.
@@ -369,6 +362,30 @@ fn decode_with_fingerprint(data: &[u8]) -> Result<(Credentials, Option<String>),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Secret Service finds a session by the attribute `keyring::lookup_prefix` derives
+    /// from its key, with the prefix lookups ask for.
+    #[test]
+    fn the_keyrings_lookup_prefix_is_the_lookups_prefix() {
+        for (kind, profile, serial) in [
+            (kind::ASSUME_ROLE, "role", ""),
+            (kind::GET_SESSION_TOKEN, "a,b c", "arn:aws:iam::1:mfa/x"),
+            (
+                kind::SSO_GET_ROLE_CREDENTIALS,
+                "sso",
+                "https://x.awsapps.com/start",
+            ),
+        ] {
+            let key = SessionKey {
+                kind: kind.into(),
+                profile: profile.into(),
+                serial: serial.into(),
+                expiry: 1_700_000_000,
+            };
+            let prefix = SessionKey::prefix(kind, profile, serial);
+            assert_eq!(keyring::lookup_prefix(&key.to_key()), Some(prefix.as_str()));
+        }
+    }
 
     #[test]
     fn key_format_matches_appendix_b() {
