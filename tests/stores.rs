@@ -235,6 +235,11 @@ fn secret_service_hot_path_reads_directly() {
         "{}",
         run.stderr
     );
+    assert!(
+        !run.stderr.contains("listing the collection"),
+        "{}",
+        run.stderr
+    );
     let encrypted = s
         .run_env(
             &["--debug", "export", "--no-session", "--format=json", "work"],
@@ -272,6 +277,85 @@ fn secret_service_hot_path_reads_directly() {
         !run.stderr.contains("through the full client"),
         "{}",
         run.stderr
+    );
+}
+
+/// A cached role on the Secret Service. The hot path never lists the collection (a property
+/// read per item): it searches for the source chain's names, and finds the session by the
+/// `key_prefix` attribute written with it. A session without the attribute, as the Go tool
+/// writes them, is still found (by the listing), so switching binaries costs no STS call.
+#[test]
+fn secret_service_finds_a_cached_role_by_search_and_still_reads_go_written_sessions() {
+    let gk = GnomeKeyring::start();
+    let moto = common::moto::Moto::start();
+    let mut s = Sandbox::with_config(
+        "[profile base]\nregion = us-east-1\n\
+         [profile role]\nregion = us-east-1\nsource_profile = base\n\
+         role_arn = arn:aws:iam::222222222222:role/Admin\n",
+    );
+    gk.bus.apply(&mut s);
+    s.set_env("AWS_ENDPOINT_URL", &moto.url());
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    s.run_env(
+        &["add", "--env", "base"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let key_id = |out: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(out).expect("export JSON");
+        v["AccessKeyId"].as_str().unwrap().to_string()
+    };
+    let first = key_id(&s.run(&["export", "--format=json", "role"]).ok().stdout);
+    let sts_calls = moto.calls().len();
+    assert!(sts_calls >= 1);
+
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("role");
+    let prefix = format!("sts.AssumeRole,{b64},,");
+    let found = stores::check(
+        gk.secret_tool()
+            .args(["search", "--all", "key_prefix", &prefix]),
+    );
+    assert!(found.contains(&format!("label = {prefix}")), "{found}");
+    assert_eq!(found.matches("label = ").count(), 1, "{found}");
+
+    let hot = s.run(&["--debug", "export", "--format=json", "role"]).ok();
+    assert_eq!(key_id(&hot.stdout), first);
+    assert_eq!(
+        moto.calls().len(),
+        sts_calls,
+        "the cached role was not used"
+    );
+    assert!(hot.stderr.contains("found by key_prefix"), "{}", hot.stderr);
+    assert!(
+        !hot.stderr.contains("listing the collection"),
+        "{}",
+        hot.stderr
+    );
+    assert!(!hot.stderr.contains("full client"), "{}", hot.stderr);
+
+    // The same session as the Go tool would have written it: only the `profile` attribute.
+    let label = found
+        .lines()
+        .find_map(|l| l.strip_prefix("label = "))
+        .unwrap()
+        .to_string();
+    let json = stores::check(gk.secret_tool().args(["lookup", "key_prefix", &prefix]));
+    stores::check(gk.secret_tool().args(["clear", "key_prefix", &prefix]));
+    gk.tool(&["store-go", &gk.collection, &label, json.trim_end()]);
+    let go = s.run(&["--debug", "export", "--format=json", "role"]).ok();
+    assert_eq!(key_id(&go.stdout), first);
+    assert_eq!(
+        moto.calls().len(),
+        sts_calls,
+        "the Go-written session was not used"
+    );
+    assert!(
+        go.stderr.contains("listing the collection"),
+        "{}",
+        go.stderr
     );
 }
 

@@ -8,14 +8,22 @@
 //! more than the whole file-backend hot path. `AWS_VAULT_SECRET_SERVICE_ENCRYPTED_SESSION=true`
 //! keeps the encrypted session (the zbus path of [`super::direct`]).
 //!
-//! Round trips are what this path costs (each one wakes the bus daemon and the service), so it
-//! makes few: the connection's first write carries the authentication, `Hello`, the check that
-//! the service runs, the first listing's property reads and `OpenSession`; the listing's labels
-//! are asked all at once; and an item seen in the listing is read by its path, without a search.
+//! Round trips and calls into the service are what this path costs (each round trip wakes the
+//! bus daemon and the service, and GNOME Keyring spends ~0.25 ms of CPU on any call), so it
+//! makes few, and never lists the collection (a property read per item):
+//!
+//! 1. the connection's first write carries the authentication, `Hello`, the check that the
+//!    service runs and `OpenSession`;
+//! 2. one write searches for the profile chain's names by their `profile` attribute, and for
+//!    the session the planner expects to look up first by its `key_prefix` attribute;
+//! 3. one `GetSecrets` reads the item found.
+//!
+//! So a `credential_process` call costs three round trips, one of them with the bus daemon
+//! only. A session written without `key_prefix` (by the Go tool) is found by the listing.
 //!
 //! Every function returns `None` when anything is not as expected (a locked collection or item,
 //! an error reply, an unexpected type); the caller then takes the zbus path, which can unlock.
-use super::wire::{Arg, Bus, Reader};
+use super::wire::{Arg, Bus, Reader, Reply};
 use super::{BUS_NAME, COLLECTION_PREFIX};
 
 const SERVICE_PATH: &str = "/org/freedesktop/secrets";
@@ -23,6 +31,11 @@ const SERVICE_IFACE: &str = "org.freedesktop.Secret.Service";
 const COLLECTION_IFACE: &str = "org.freedesktop.Secret.Collection";
 const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
 const PROPERTIES_IFACE: &str = "org.freedesktop.DBus.Properties";
+
+/// The item attribute holding [`crate::keyring::lookup_prefix`] of its key, written with every
+/// session (`key_prefix=sts.AssumeRole,cm9sZQ,,`), so a session is found by one search
+/// instead of a listing. The Go tool ignores it.
+pub const PREFIX_ATTRIBUTE: &str = "key_prefix";
 
 /// `AWS_VAULT_SECRET_SERVICE_ENCRYPTED_SESSION=true` (or `1`, `yes`): keep the encrypted
 /// transfer session and skip this path.
@@ -45,20 +58,16 @@ pub fn collection_path(name: &str) -> Option<String> {
         .then(|| format!("{COLLECTION_PREFIX}{name}"))
 }
 
-/// Calls sent ahead by [`open`], whose replies the first listing and read use.
+/// The `OpenSession` sent ahead by [`open`].
 pub struct Ahead {
-    locked: u32,
-    items: u32,
     open: u32,
 }
 
-/// Whether the service is running on the bus; with `collection`, the first listing's two
-/// property reads and a plain `OpenSession` are sent in the same write, so they travel with the
-/// connection's first round trip instead of adding their own.
+/// Whether the service is running on the bus; with `collection`, a plain `OpenSession` is sent
+/// in the same write, so that it travels with the connection's first round trip instead of
+/// adding its own.
 pub fn open(bus: &mut Bus, collection: Option<&str>) -> Option<(bool, Option<Ahead>)> {
     let name = [Arg::Str(BUS_NAME)];
-    let locked = [Arg::Str(COLLECTION_IFACE), Arg::Str("Locked")];
-    let items = [Arg::Str(COLLECTION_IFACE), Arg::Str("Items")];
     let open = [Arg::Str("plain"), Arg::VariantStr("")];
     let mut calls = vec![(
         "org.freedesktop.DBus",
@@ -67,9 +76,7 @@ pub fn open(bus: &mut Bus, collection: Option<&str>) -> Option<(bool, Option<Ahe
         "NameHasOwner",
         &name[..],
     )];
-    if let Some(c) = collection {
-        calls.push((BUS_NAME, c, PROPERTIES_IFACE, "Get", &locked[..]));
-        calls.push((BUS_NAME, c, PROPERTIES_IFACE, "Get", &items[..]));
+    if collection.is_some() {
         calls.push((
             BUS_NAME,
             SERVICE_PATH,
@@ -82,11 +89,7 @@ pub fn open(bus: &mut Bus, collection: Option<&str>) -> Option<(bool, Option<Ahe
     let reply = bus.wait(serials[0])?;
     (reply.signature == "b").then_some(())?;
     let running = Reader::new_body(&reply.body).bool()?;
-    let ahead = (serials.len() == 4).then(|| Ahead {
-        locked: serials[1],
-        items: serials[2],
-        open: serials[3],
-    });
+    let ahead = serials.get(1).map(|&open| Ahead { open });
     Some((running, ahead))
 }
 
@@ -107,6 +110,9 @@ pub struct State {
     pub session: Option<String>,
     pub ahead: Option<Ahead>,
     pub paths: std::collections::HashMap<String, String>,
+    /// Searches by [`PREFIX_ATTRIBUTE`] sent with [`stored_among`], for [`with_prefix`]: each
+    /// answer is used once (a later lookup, after a refresh, searches again).
+    pub prefetched: Vec<(String, u32)>,
 }
 
 impl State {
@@ -123,27 +129,19 @@ impl State {
 /// Every item's label, all requested at once. `None` when the collection is locked, missing,
 /// or anything is unexpected.
 pub fn labels(bus: &mut Bus, state: &mut State, collection: &str) -> Option<Vec<String>> {
-    let (locked, items) = match state.ahead.as_ref() {
-        Some(a) => (a.locked, a.items),
-        None => {
-            let locked_args = [Arg::Str(COLLECTION_IFACE), Arg::Str("Locked")];
-            let items_args = [Arg::Str(COLLECTION_IFACE), Arg::Str("Items")];
-            let serials = bus.send(&[
-                (BUS_NAME, collection, PROPERTIES_IFACE, "Get", &locked_args),
-                (BUS_NAME, collection, PROPERTIES_IFACE, "Get", &items_args),
-            ])?;
-            (serials[0], serials[1])
-        }
-    };
-    let locked = bus.wait(locked)?;
-    let items = bus.wait(items)?;
+    let locked_args = [Arg::Str(COLLECTION_IFACE), Arg::Str("Locked")];
+    let items_args = [Arg::Str(COLLECTION_IFACE), Arg::Str("Items")];
+    let serials = bus.send(&[
+        (BUS_NAME, collection, PROPERTIES_IFACE, "Get", &locked_args),
+        (BUS_NAME, collection, PROPERTIES_IFACE, "Get", &items_args),
+    ])?;
+    let locked = bus.wait(serials[0])?;
+    let items = bus.wait(serials[1])?;
     state.settle(bus);
-    (locked.signature == "v" && items.signature == "v").then_some(())?;
-    let mut r = Reader::new_body(&locked.body);
-    r.variant("b")?;
-    if r.bool()? {
+    if locked_reply(&locked)? {
         return None;
     }
+    (items.signature == "v").then_some(())?;
     let mut r = Reader::new_body(&items.body);
     r.variant("ao")?;
     let items = r.paths()?;
@@ -179,6 +177,118 @@ pub fn labels(bus: &mut Bus, state: &mut State, collection: &str) -> Option<Vec<
         labels.push(label);
     }
     Some(labels)
+}
+
+/// The `Locked` property in a `Properties.Get` reply.
+fn locked_reply(reply: &Reply) -> Option<bool> {
+    (reply.signature == "v").then_some(())?;
+    let mut r = Reader::new_body(&reply.body);
+    r.variant("b")?;
+    r.bool()
+}
+
+/// Which of `names` have an item in the collection, found by the `profile` attribute as
+/// [`secret`] finds them, all asked at once: one round trip however many items the collection
+/// holds, where a listing costs a property read per item. Where each one is is kept in
+/// `state`, so reading it next costs one more round trip. The searches for the `next`
+/// prefixes travel in the same write; [`with_prefix`] reads their answers. `None` when a search
+/// fails (a missing collection, an error), or when nothing is found in a locked collection (a
+/// provider need not search a locked collection; the caller then takes the path that can
+/// unlock it).
+pub fn stored_among(
+    bus: &mut Bus,
+    state: &mut State,
+    collection: &str,
+    names: &[&str],
+    next: &[&str],
+) -> Option<Vec<String>> {
+    let attrs: Vec<[(&str, &str); 1]> = names
+        .iter()
+        .map(|n| [("profile", *n)])
+        .chain(next.iter().map(|p| [(PREFIX_ATTRIBUTE, *p)]))
+        .collect();
+    let args: Vec<[Arg<'_>; 1]> = attrs.iter().map(|a| [Arg::DictStr(a)]).collect();
+    let calls: Vec<_> = args
+        .iter()
+        .map(|a| {
+            (
+                BUS_NAME,
+                collection,
+                COLLECTION_IFACE,
+                "SearchItems",
+                &a[..],
+            )
+        })
+        .collect();
+    let mut serials = bus.send(&calls)?;
+    let next_serials = serials.split_off(names.len());
+    state.prefetched = next
+        .iter()
+        .map(|p| p.to_string())
+        .zip(next_serials)
+        .collect();
+    let mut found = Vec::new();
+    for (serial, name) in serials.into_iter().zip(names) {
+        let reply = bus.wait(serial)?;
+        (reply.signature == "ao").then_some(())?;
+        if let Some(path) = Reader::new_body(&reply.body).paths()?.into_iter().next() {
+            state.paths.insert(name.to_string(), path);
+            found.push(name.to_string());
+        }
+    }
+    if found.is_empty() {
+        let args = [Arg::Str(COLLECTION_IFACE), Arg::Str("Locked")];
+        let reply = bus.call(BUS_NAME, collection, PROPERTIES_IFACE, "Get", &args)?;
+        if locked_reply(&reply)? {
+            return None;
+        }
+    }
+    Some(found)
+}
+
+/// The secrets of the items whose [`PREFIX_ATTRIBUTE`] is `prefix`, in the service's order:
+/// two round trips, or one when [`stored_among`] sent the search ahead. Empty when no item has
+/// it (items written by the Go tool or an older version do not), or when every one is locked.
+/// `None` when anything is unexpected.
+pub fn with_prefix(
+    bus: &mut Bus,
+    state: &mut State,
+    collection: &str,
+    prefix: &str,
+) -> Option<Vec<zeroize::Zeroizing<Vec<u8>>>> {
+    let sent = (state.prefetched.iter())
+        .position(|(p, _)| p == prefix)
+        .map(|at| state.prefetched.swap_remove(at).1);
+    let serial = match sent {
+        Some(serial) => serial,
+        None => {
+            let attrs = [(PREFIX_ATTRIBUTE, prefix)];
+            bus.send(&[(
+                BUS_NAME,
+                collection,
+                COLLECTION_IFACE,
+                "SearchItems",
+                &[Arg::DictStr(&attrs)][..],
+            )])?[0]
+        }
+    };
+    state.settle(bus);
+    let reply = bus.wait(serial)?;
+    (reply.signature == "ao").then_some(())?;
+    let items = Reader::new_body(&reply.body).paths()?;
+    if items.is_empty() {
+        return Some(Vec::new());
+    }
+    let items: Vec<&str> = items.iter().map(String::as_str).collect();
+    let secrets = secrets_at(bus, state.session.as_deref()?, &items)?;
+    // In the search's order, which is the service's.
+    Some(
+        items
+            .iter()
+            .filter_map(|item| secrets.iter().position(|(p, _)| p == item))
+            .map(|at| secrets[at].1.clone())
+            .collect(),
+    )
 }
 
 /// What [`secret`] found.
@@ -235,17 +345,28 @@ pub fn secret_by_label(bus: &mut Bus, state: &mut State, key: &str) -> Option<Fo
 }
 
 fn secret_at(bus: &mut Bus, session_path: &str, item: &str) -> Option<Found> {
-    let items = [item];
+    let mut secrets = secrets_at(bus, session_path, &[item])?;
+    // A locked item is left out of the answer.
+    let at = secrets.iter().position(|(p, _)| p == item)?;
+    Some(Found::Secret(secrets.swap_remove(at).1))
+}
+
+/// `GetSecrets` of `items`: (item path, secret) for each unlocked one, in the reply's order.
+fn secrets_at(
+    bus: &mut Bus,
+    session_path: &str,
+    items: &[&str],
+) -> Option<Vec<(String, zeroize::Zeroizing<Vec<u8>>)>> {
     let reply = bus.call(
         BUS_NAME,
         SERVICE_PATH,
         SERVICE_IFACE,
         "GetSecrets",
-        &[Arg::Paths(&items), Arg::Path(session_path)],
+        &[Arg::Paths(items), Arg::Path(session_path)],
     )?;
     (reply.signature == "a{o(oayays)}").then_some(())?;
     let mut r = Reader::new_body(&reply.body);
-    let mut secrets = r.array(8, |r| {
+    r.array(8, |r| {
         let path = r.str()?.to_string();
         r.align8()?;
         let _session = r.str()?;
@@ -253,8 +374,5 @@ fn secret_at(bus: &mut Bus, session_path: &str, item: &str) -> Option<Found> {
         let value = zeroize::Zeroizing::new(r.bytes()?.to_vec());
         let _content_type = r.str()?;
         Some((path, value))
-    })?;
-    // A locked item is left out of the answer.
-    let at = secrets.iter().position(|(p, _)| p == item)?;
-    Some(Found::Secret(secrets.swap_remove(at).1))
+    })
 }
