@@ -14,12 +14,15 @@
 //!
 //! 1. the connection's first write carries the authentication, `Hello`, the check that the
 //!    service runs and `OpenSession`;
-//! 2. one write searches for the profile chain's names by their `profile` attribute, and for
-//!    the session the planner expects to look up first by its `key_prefix` attribute;
-//! 3. one `GetSecrets` reads the item found.
+//! 2. one write searches for the session the planner expects to look up first, by its
+//!    `key_prefix` attribute, and for the profile chain's names, by their `profile` attribute;
+//!    a session found is read (`GetSecrets`) as soon as its search answers, while the service
+//!    still works on the names;
+//! 3. for a stored key (`--no-session`), one `GetSecrets` reads it.
 //!
-//! So a `credential_process` call costs three round trips, one of them with the bus daemon
-//! only. A session written without `key_prefix` (by the Go tool) is found by the listing.
+//! So a `credential_process` call costs two or three round trips, one of them with the bus
+//! daemon only. A session written without `key_prefix` (by the Go tool) is found by the
+//! listing.
 //!
 //! Every function returns `None` when anything is not as expected (a locked collection or item,
 //! an error reply, an unexpected type); the caller then takes the zbus path, which can unlock.
@@ -110,9 +113,17 @@ pub struct State {
     pub session: Option<String>,
     pub ahead: Option<Ahead>,
     pub paths: std::collections::HashMap<String, String>,
-    /// Searches by [`PREFIX_ATTRIBUTE`] sent with [`stored_among`], for [`with_prefix`]: each
-    /// answer is used once (a later lookup, after a refresh, searches again).
-    pub prefetched: Vec<(String, u32)>,
+    /// Sessions looked up ahead by [`stored_among`], for [`with_prefix`]: each answer is used
+    /// once (a later lookup, after a refresh, searches again).
+    pub prefetched: Vec<Prefetched>,
+}
+
+/// A search by [`PREFIX_ATTRIBUTE`] made ahead, and the read of what it found.
+pub struct Prefetched {
+    prefix: String,
+    paths: Vec<String>,
+    /// The serial of the `GetSecrets` of `paths`, if it was sent.
+    read: Option<u32>,
 }
 
 impl State {
@@ -190,11 +201,16 @@ fn locked_reply(reply: &Reply) -> Option<bool> {
 /// Which of `names` have an item in the collection, found by the `profile` attribute as
 /// [`secret`] finds them, all asked at once: one round trip however many items the collection
 /// holds, where a listing costs a property read per item. Where each one is is kept in
-/// `state`, so reading it next costs one more round trip. The searches for the `next`
-/// prefixes travel in the same write; [`with_prefix`] reads their answers. `None` when a search
-/// fails (a missing collection, an error), or when nothing is found in a locked collection (a
-/// provider need not search a locked collection; the caller then takes the path that can
-/// unlock it).
+/// `state`, so reading it next costs one more round trip.
+///
+/// The sessions of the `next` prefixes, which the caller expects to look up next, are searched
+/// for in the same write, ahead of the names, and each one found is read as soon as its search
+/// answers: the read then waits behind the names' searches in the service instead of taking a
+/// round trip of its own after them. [`with_prefix`] picks the answers up.
+///
+/// `None` when a search fails (a missing collection, an error), or when nothing is found in a
+/// locked collection (a provider need not search a locked collection; the caller then takes the
+/// path that can unlock it).
 pub fn stored_among(
     bus: &mut Bus,
     state: &mut State,
@@ -202,10 +218,10 @@ pub fn stored_among(
     names: &[&str],
     next: &[&str],
 ) -> Option<Vec<String>> {
-    let attrs: Vec<[(&str, &str); 1]> = names
+    let attrs: Vec<[(&str, &str); 1]> = next
         .iter()
-        .map(|n| [("profile", *n)])
-        .chain(next.iter().map(|p| [(PREFIX_ATTRIBUTE, *p)]))
+        .map(|p| [(PREFIX_ATTRIBUTE, *p)])
+        .chain(names.iter().map(|n| [("profile", *n)]))
         .collect();
     let args: Vec<[Arg<'_>; 1]> = attrs.iter().map(|a| [Arg::DictStr(a)]).collect();
     let calls: Vec<_> = args
@@ -221,14 +237,28 @@ pub fn stored_among(
         })
         .collect();
     let mut serials = bus.send(&calls)?;
-    let next_serials = serials.split_off(names.len());
-    state.prefetched = next
-        .iter()
-        .map(|p| p.to_string())
-        .zip(next_serials)
-        .collect();
+    let name_serials = serials.split_off(next.len());
+    state.prefetched.clear();
+    for (prefix, serial) in next.iter().zip(serials) {
+        let reply = bus.wait(serial)?;
+        (reply.signature == "ao").then_some(())?;
+        let paths = Reader::new_body(&reply.body).paths()?;
+        state.settle(bus);
+        let read = match (&state.session, paths.is_empty()) {
+            (Some(session), false) => {
+                let items: Vec<&str> = paths.iter().map(String::as_str).collect();
+                Some(send_get_secrets(bus, session, &items)?)
+            }
+            _ => None,
+        };
+        state.prefetched.push(Prefetched {
+            prefix: prefix.to_string(),
+            paths,
+            read,
+        });
+    }
     let mut found = Vec::new();
-    for (serial, name) in serials.into_iter().zip(names) {
+    for (serial, name) in name_serials.into_iter().zip(names) {
         let reply = bus.wait(serial)?;
         (reply.signature == "ao").then_some(())?;
         if let Some(path) = Reader::new_body(&reply.body).paths()?.into_iter().next() {
@@ -247,40 +277,47 @@ pub fn stored_among(
 }
 
 /// The secrets of the items whose [`PREFIX_ATTRIBUTE`] is `prefix`, in the service's order:
-/// two round trips, or one when [`stored_among`] sent the search ahead. Empty when no item has
-/// it (items written by the Go tool or an older version do not), or when every one is locked.
-/// `None` when anything is unexpected.
+/// a search and a read, both already on their way when [`stored_among`] sent them ahead. Empty
+/// when no item has it (items written by the Go tool or an older version do not), or when every
+/// one is locked. `None` when anything is unexpected.
 pub fn with_prefix(
     bus: &mut Bus,
     state: &mut State,
     collection: &str,
     prefix: &str,
 ) -> Option<Vec<zeroize::Zeroizing<Vec<u8>>>> {
-    let sent = (state.prefetched.iter())
-        .position(|(p, _)| p == prefix)
-        .map(|at| state.prefetched.swap_remove(at).1);
-    let serial = match sent {
-        Some(serial) => serial,
+    let ahead = (state.prefetched.iter())
+        .position(|p| p.prefix == prefix)
+        .map(|at| state.prefetched.swap_remove(at));
+    let (paths, read) = match ahead {
+        Some(p) => (p.paths, p.read),
         None => {
             let attrs = [(PREFIX_ATTRIBUTE, prefix)];
-            bus.send(&[(
+            let serial = bus.send(&[(
                 BUS_NAME,
                 collection,
                 COLLECTION_IFACE,
                 "SearchItems",
                 &[Arg::DictStr(&attrs)][..],
-            )])?[0]
+            )])?[0];
+            state.settle(bus);
+            let reply = bus.wait(serial)?;
+            (reply.signature == "ao").then_some(())?;
+            (Reader::new_body(&reply.body).paths()?, None)
         }
     };
-    state.settle(bus);
-    let reply = bus.wait(serial)?;
-    (reply.signature == "ao").then_some(())?;
-    let items = Reader::new_body(&reply.body).paths()?;
-    if items.is_empty() {
+    if paths.is_empty() {
         return Some(Vec::new());
     }
-    let items: Vec<&str> = items.iter().map(String::as_str).collect();
-    let secrets = secrets_at(bus, state.session.as_deref()?, &items)?;
+    let items: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let read = match read {
+        Some(serial) => serial,
+        None => {
+            state.settle(bus);
+            send_get_secrets(bus, state.session.as_deref()?, &items)?
+        }
+    };
+    let secrets = secrets_reply(bus, read)?;
     // In the search's order, which is the service's.
     Some(
         items
@@ -357,13 +394,21 @@ fn secrets_at(
     session_path: &str,
     items: &[&str],
 ) -> Option<Vec<(String, zeroize::Zeroizing<Vec<u8>>)>> {
-    let reply = bus.call(
-        BUS_NAME,
-        SERVICE_PATH,
-        SERVICE_IFACE,
-        "GetSecrets",
-        &[Arg::Paths(items), Arg::Path(session_path)],
-    )?;
+    let serial = send_get_secrets(bus, session_path, items)?;
+    secrets_reply(bus, serial)
+}
+
+/// Send `GetSecrets` of `items` without waiting; its serial.
+fn send_get_secrets(bus: &mut Bus, session_path: &str, items: &[&str]) -> Option<u32> {
+    let args = [Arg::Paths(items), Arg::Path(session_path)];
+    let serials = bus.send(&[(BUS_NAME, SERVICE_PATH, SERVICE_IFACE, "GetSecrets", &args)])?;
+    serials.first().copied()
+}
+
+/// The answer to the `GetSecrets` sent as `serial`: (item path, secret) for each unlocked
+/// item, in the reply's order.
+fn secrets_reply(bus: &mut Bus, serial: u32) -> Option<Vec<(String, zeroize::Zeroizing<Vec<u8>>)>> {
+    let reply = bus.wait(serial)?;
     (reply.signature == "a{o(oayays)}").then_some(())?;
     let mut r = Reader::new_body(&reply.body);
     r.array(8, |r| {
