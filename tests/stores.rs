@@ -1061,6 +1061,27 @@ fn a_named_backend_that_cannot_open_is_one_clear_error() {
     assert!(line.contains("unknown keyctl scope 'galaxy'"), "{line}");
 }
 
+/// Named explicitly on a bus where no provider runs or can be started: one clear line, as when
+/// opening waited for the check (its answer is now read on first use).
+#[test]
+fn a_named_secret_service_without_any_provider_is_one_clear_error() {
+    let bus = stores::Bus::start_without_services();
+    let mut s = Sandbox::with_config("[profile work]\n");
+    bus.apply(&mut s);
+    for args in [&["list"][..], &["export", "--format=json", "work"][..]] {
+        let line = s
+            .run_env(args, &[("AWS_VAULT_BACKEND", "secret-service")])
+            .fails();
+        assert!(
+            line.contains(
+                "specified keyring backend not available: secret-service: no Secret Service \
+                 provider (org.freedesktop.secrets) on the D-Bus session bus"
+            ),
+            "{line}"
+        );
+    }
+}
+
 #[test]
 fn a_private_bus_without_a_secret_service_falls_back() {
     let bus = stores::Bus::start();
