@@ -84,22 +84,17 @@ impl Keyring for MemoryKeyring {
 
     fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<crate::keyring::Listing> {
         if !self.searching.get() {
-            let keys = self.keys()?;
-            return Ok(crate::keyring::Listing {
-                keys,
-                complete: true,
-            });
+            return Ok(crate::keyring::Listing::all(self.keys()?));
         }
         *self.hinted.borrow_mut() = next.iter().map(|p| p.to_string()).collect();
         let items = self.items.borrow();
-        Ok(crate::keyring::Listing {
-            keys: names
+        Ok(crate::keyring::Listing::found(
+            names
                 .iter()
                 .filter(|n| items.contains_key(**n))
                 .map(|n| n.to_string())
                 .collect(),
-            complete: false,
-        })
+        ))
     }
 
     fn first_with_prefix(

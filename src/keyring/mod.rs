@@ -81,10 +81,7 @@ pub trait Keyring {
     /// to ask [`first_with_prefix`](Self::first_with_prefix) for next.
     fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<Listing> {
         let _ = (names, next);
-        Ok(Listing {
-            keys: self.keys()?,
-            complete: true,
-        })
+        Ok(Listing::all(self.keys()?))
     }
     /// The first item, in the backend's order, whose key starts with `prefix` and which
     /// `accept` takes: a session-cache lookup (sessions are found by the key before their
@@ -108,6 +105,24 @@ pub struct Listing {
     /// Whether `keys` is every key of the store, so that it also answers a later prefix
     /// lookup without asking the backend again.
     pub complete: bool,
+}
+
+impl Listing {
+    /// Every key of the store.
+    pub fn all(keys: Vec<String>) -> Listing {
+        Listing {
+            keys,
+            complete: true,
+        }
+    }
+
+    /// The keys a search found.
+    pub fn found(keys: Vec<String>) -> Listing {
+        Listing {
+            keys,
+            complete: false,
+        }
+    }
 }
 
 /// [`Keyring::first_with_prefix`] over a listing the caller already has.

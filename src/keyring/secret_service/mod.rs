@@ -475,14 +475,8 @@ impl Keyring for SecretServiceKeyring {
             plain::stored_among(bus, state, &c, names, &next)
         });
         Ok(match found {
-            Some(keys) => Listing {
-                keys,
-                complete: false,
-            },
-            None => Listing {
-                keys: self.keys()?,
-                complete: true,
-            },
+            Some(keys) => Listing::found(keys),
+            None => Listing::all(self.keys()?),
         })
     }
 
