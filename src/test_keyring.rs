@@ -19,7 +19,7 @@ pub struct MemoryKeyring {
     /// Answer `keys_among` and `first_with_prefix` by search, never listing, as the Secret
     /// Service does.
     pub searching: Cell<bool>,
-    /// The `next` prefixes `keys_among` was given.
+    /// The `next` prefix `keys_among` was given (asked for only when searching).
     pub hinted: RefCell<Vec<String>>,
 }
 
@@ -82,11 +82,15 @@ impl Keyring for MemoryKeyring {
         Ok(self.keys_now())
     }
 
-    fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<crate::keyring::Listing> {
+    fn keys_among(
+        &self,
+        names: &[&str],
+        next: &dyn Fn() -> Option<String>,
+    ) -> Result<crate::keyring::Listing> {
         if !self.searching.get() {
             return Ok(crate::keyring::Listing::all(self.keys()?));
         }
-        *self.hinted.borrow_mut() = next.iter().map(|p| p.to_string()).collect();
+        *self.hinted.borrow_mut() = next().into_iter().collect();
         let items = self.items.borrow();
         Ok(crate::keyring::Listing::found(
             names

@@ -359,6 +359,58 @@ fn secret_service_finds_a_cached_role_by_search_and_still_reads_go_written_sessi
     );
 }
 
+/// When the session guessed ahead is not the one the plan looks up — here the role profile
+/// gets long-term keys of its own, so it assumes the role directly, with its MFA serial in the
+/// session key — the guessed search and read are left unused and the right session is found
+/// or made: nothing stale is served, and the connection stays usable.
+#[test]
+fn secret_service_a_wrong_guess_of_the_first_session_is_harmless() {
+    let gk = GnomeKeyring::start();
+    let moto = common::moto::Moto::start();
+    let mfa = "arn:aws:iam::111111111111:mfa/base";
+    let mut s = Sandbox::with_config(&format!(
+        "[profile base]\nregion = us-east-1\nmfa_serial = {mfa}\nmfa_process = echo 123456\n\
+         [profile own]\nregion = us-east-1\nsource_profile = base\nmfa_serial = {mfa}\n\
+         mfa_process = echo 123456\nrole_arn = arn:aws:iam::222222222222:role/Admin\n"
+    ));
+    gk.bus.apply(&mut s);
+    s.set_env("AWS_ENDPOINT_URL", &moto.url());
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    s.run_env(
+        &["add", "--env", "--no-add-config", "base"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let assumed = || moto.calls_to("AssumeRole").len();
+    s.run(&["export", "--format=json", "own"]).ok();
+    assert_eq!(assumed(), 1);
+    // The guess (keys at the end of the chain) still finds and reads that session ahead, but
+    // the plan now starts at `own`'s own keys and looks up another session: a miss. (`add`
+    // refuses a profile with a source_profile, so the keys are stored as the Go tool would.)
+    gk.tool(&[
+        "store-go",
+        &gk.collection,
+        "own",
+        &go_item_json("own", KEY_ID, SECRET),
+    ]);
+    let run = s.run(&["--debug", "export", "--format=json", "own"]).ok();
+    assert_eq!(assumed(), 2, "{}", run.stderr);
+    let call = moto.calls_to("AssumeRole").pop().unwrap();
+    assert_eq!(call.param("SerialNumber"), Some(mfa), "{}", run.stderr);
+    // And that session is found by its own search next time, without a listing.
+    let run = s.run(&["--debug", "export", "--format=json", "own"]).ok();
+    assert_eq!(assumed(), 2, "{}", run.stderr);
+    assert!(run.stderr.contains("found by key_prefix"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("listing the collection"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn secret_service_item_is_found_by_secret_tool_as_go_item_json() {
     let gk = GnomeKeyring::start();

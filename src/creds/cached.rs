@@ -558,6 +558,14 @@ region = eu-west-1
             .resolve("role", &env, &BaseValues::default())
             .unwrap();
         let mfa = crate::mfa::MfaSource::new(None, None, false, false, &env);
+        // A backend that lists is never asked to guess.
+        kr.searching.set(false);
+        crate::creds::Request::new(&profile, &kr, &mfa, &env)
+            .plan()
+            .unwrap();
+        assert!(kr.hinted.borrow().is_empty());
+        kr.searching.set(true);
+        kr.lists.set(0);
         let req = crate::creds::Request::new(&profile, &kr, &mfa, &env);
         let plan = req.plan().unwrap();
         let top = plan.first_lookup().unwrap();

@@ -92,9 +92,8 @@ impl<'a> Request<'a> {
     /// profile chain's names hold stored keys).
     pub fn plan(&self) -> anyhow::Result<chain::Plan> {
         let names = chain::names(self.profile);
-        let likely = chain::likely_first_lookup(self.profile, &self.options);
-        let next: Vec<&str> = likely.as_deref().into_iter().collect();
-        let listing = self.keyring.keys_among(&names, &next)?;
+        let likely = || chain::likely_first_lookup(self.profile, &self.options);
+        let listing = self.keyring.keys_among(&names, &likely)?;
         let plan = chain::plan(self.profile, &listing.keys, &self.options)?;
         *self.listed.borrow_mut() = listing.complete.then_some(listing.keys);
         Ok(plan)

@@ -77,9 +77,10 @@ pub trait Keyring {
     /// The default answers with the whole listing, which is cheap for most backends and then
     /// also serves the session-cache lookup that follows ([`Listing::complete`]). A backend
     /// whose listing costs a call per item (the Secret Service) searches for `names` instead,
-    /// and may search in the same round trip for the `next` prefixes, which the caller expects
-    /// to ask [`first_with_prefix`](Self::first_with_prefix) for next.
-    fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<Listing> {
+    /// and may search in the same round trip for the prefix `next` gives, which the caller
+    /// expects to ask [`first_with_prefix`](Self::first_with_prefix) for next (a closure, so
+    /// that backends which do not search never spend the time to guess it).
+    fn keys_among(&self, names: &[&str], next: &dyn Fn() -> Option<String>) -> Result<Listing> {
         let _ = (names, next);
         Ok(Listing::all(self.keys()?))
     }

@@ -467,8 +467,9 @@ impl Keyring for SecretServiceKeyring {
 
     /// Searches for `names` on the fast path: a listing would read every item's label, one
     /// property read each (GNOME Keyring spends ~0.25 ms on each one).
-    fn keys_among(&self, names: &[&str], next: &[&str]) -> Result<Listing> {
-        let next: Vec<&str> = next.iter().copied().filter(|p| searchable(p)).collect();
+    fn keys_among(&self, names: &[&str], next: &dyn Fn() -> Option<String>) -> Result<Listing> {
+        let next = next().filter(|p| searchable(p));
+        let next: Vec<&str> = next.as_deref().into_iter().collect();
         let found = plain::collection_path(&self.collection).and_then(|c| {
             let mut guard = self.wire()?;
             let Wire { bus, state } = &mut *guard;
