@@ -118,4 +118,8 @@ impl Keyring for MemoryKeyring {
             .cloned();
         found.map(|k| self.get(&k)).transpose()
     }
+
+    fn searches(&self) -> bool {
+        self.searching.get()
+    }
 }

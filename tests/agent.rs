@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::stores::{stop_pid, GnomeKeyring, PassStore};
+use common::stores::{self, stop_pid, GnomeKeyring, PassStore};
 use common::{Run, Sandbox, PASSPHRASE};
 
 const KEY_ID: &str = "AKIAAGENTTEST0000001";
@@ -576,6 +576,54 @@ fn secret_service_through_the_agent() {
     // The item is in GNOME Keyring itself: an agent-less process reads the same.
     let direct = s.run_env(&args, &[("AWS_VAULT_AGENT", "off")]).ok().stdout;
     assert_eq!(direct, through);
+    s.run(&["agent", "stop"]).ok();
+}
+
+/// A cached role on the Secret Service, through the agent: the agent searches GNOME Keyring for
+/// the chain's names and the session, as a process on its own does, instead of listing the
+/// collection (a call per item). Those searches are live, so keys removed behind the agent's
+/// back are missed at once, as they are without it.
+#[test]
+fn secret_service_through_the_agent_searches_live() {
+    let gk = GnomeKeyring::start();
+    let moto = common::moto::Moto::start();
+    let mut s = Sandbox::with_config(
+        "[profile base]\nregion = us-east-1\n\
+         [profile role]\nregion = us-east-1\nsource_profile = base\n\
+         role_arn = arn:aws:iam::222222222222:role/Admin\n",
+    );
+    gk.bus.apply(&mut s);
+    s.set_env("AWS_ENDPOINT_URL", &moto.url());
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    s.run_env(
+        &["add", "--env", "base"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    )
+    .ok();
+    let args = ["--debug", "export", "--format=json", "role"];
+    let direct = s.run(&args).ok().stdout;
+    let calls = moto.calls().len();
+    let agent = start(&s, &[]);
+    let through = s.run(&args).ok();
+    assert_eq!(through.stdout, direct, "{}", through.stderr);
+    assert_eq!(moto.calls().len(), calls, "the cached role was not used");
+    for line in [
+        &format!("through the agent (pid {}", agent.0),
+        "the agent's backend searches: asking it which of role, base are stored",
+        "re-using cached sts.AssumeRole credentials for profile role",
+    ] {
+        assert!(through.stderr.contains(line), "{line}: {}", through.stderr);
+    }
+    // The source profile's keys removed outside the agent: refused at once, with or without it.
+    stores::check(gk.secret_tool().args(["clear", "profile", "base"]));
+    let gone = s.run(&args);
+    assert_ne!(gone.code, 0, "{}", gone.stdout);
+    let without = s.run_env(&args, &[("AWS_VAULT_AGENT", "off")]);
+    assert_ne!(without.code, 0, "{}", without.stdout);
+    assert_eq!(moto.calls().len(), calls);
     s.run(&["agent", "stop"]).ok();
 }
 

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::protocol::{self as proto, Message};
-use crate::keyring::{Error, Item, Keyring, Result};
+use crate::keyring::{Error, Item, Keyring, Listing, Result};
 
 /// How long a request may take: a first read may reach a slow backend (gpg, D-Bus).
 #[cfg(unix)]
@@ -25,6 +25,9 @@ pub struct Hello {
     pub pid: u32,
     /// `ready`, or `locked` after an idle timeout wiped it.
     pub state: String,
+    /// The backend searches: `keys_among` and `first_with_prefix` are passed on to it
+    /// (agents from before this field never say so).
+    pub search: bool,
 }
 
 /// What is at a socket path.
@@ -112,6 +115,7 @@ fn dial(path: &Path) -> std::result::Result<(Stream, Hello), Probe> {
         identity: answer.text(2),
         pid: answer.text(3).parse().unwrap_or(0),
         state: answer.text(4),
+        search: answer.text(5) == proto::FEATURE_SEARCH,
     };
     Ok((stream, hello))
 }
@@ -201,6 +205,8 @@ pub struct AgentKeyring {
     conn: Mutex<Stream>,
     path: PathBuf,
     pub pid: u32,
+    /// [`Hello::search`].
+    search: bool,
 }
 
 impl std::fmt::Debug for AgentKeyring {
@@ -237,6 +243,7 @@ impl AgentKeyring {
             conn: Mutex::new(stream),
             path: path.to_path_buf(),
             pid: hello.pid,
+            search: hello.search,
         })
     }
 
@@ -293,5 +300,65 @@ impl Keyring for AgentKeyring {
             .iter()
             .fold(Message::new(proto::RETAIN), |m, k| m.with(k));
         self.call(&m).map(|a| Self::list(&a))
+    }
+
+    /// A searching backend searches in the agent; any other is listed, as before.
+    fn keys_among(&self, names: &[&str], next: &dyn Fn() -> Option<String>) -> Result<Listing> {
+        if !self.search {
+            return Ok(Listing::all(self.keys()?));
+        }
+        crate::debug!(
+            "the agent's backend searches: asking it which of {} are stored, not for a listing",
+            names.join(", ")
+        );
+        let m = names.iter().fold(
+            Message::new(proto::KEYS_AMONG).with(next().unwrap_or_default()),
+            |m, n| m.with(n),
+        );
+        let answer = self.call(&m)?;
+        let mut keys = Self::list(&answer);
+        let complete = match keys.first().map(String::as_str) {
+            Some("all") => true,
+            Some("found") => false,
+            _ => {
+                return Err(Error::Backend(
+                    "the agent sent a malformed key search answer".into(),
+                ))
+            }
+        };
+        keys.remove(0);
+        Ok(if complete {
+            Listing::all(keys)
+        } else {
+            Listing::found(keys)
+        })
+    }
+
+    /// A searching backend searches in the agent; the item it finds is checked here, and
+    /// anything `accept` refuses is looked for in the listing.
+    fn first_with_prefix(
+        &self,
+        prefix: &str,
+        accept: &dyn Fn(&str) -> bool,
+    ) -> Result<Option<Item>> {
+        if self.search {
+            let answer = self.call(&Message::new(proto::WITH_PREFIX).with(prefix))?;
+            let Some(json) = answer.fields.first() else {
+                return Ok(None);
+            };
+            let item = Item::from_json(json).map_err(|e| Error::Corrupt {
+                path: format!("agent item with prefix {prefix}"),
+                reason: e,
+            })?;
+            if item.key.starts_with(prefix) && accept(&item.key) {
+                return Ok(Some(item));
+            }
+        }
+        let keys = self.keys()?;
+        crate::keyring::first_listed_with_prefix(self, &keys, prefix, accept)
+    }
+
+    fn searches(&self) -> bool {
+        self.search
     }
 }

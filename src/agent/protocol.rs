@@ -10,14 +10,21 @@
 //!
 //! | tag | request | fields | answer |
 //! | --- | --- | --- | --- |
-//! | `H` | hello | protocol version | `O`: version, backend, identity, pid, state (`ready`/`locked`) |
+//! | `H` | hello | protocol version | `O`: version, backend, identity, pid, state (`ready`/`locked`), features |
 //! | `G` | get | key | `O`: item JSON, or an error |
 //! | `S` | set | item JSON | `O` |
 //! | `R` | remove | key | `O` |
 //! | `K` | keys | — | `O`: one field per key |
+//! | `A` | keys among | the prefix expected next (may be empty), then names | `O`: `all` or `found`, then one field per key |
+//! | `P` | first with prefix | prefix | `O`: the item JSON, or no field when there is none |
 //! | `T` | retain own | keys | `O`: the keys kept |
 //! | `Q` | status | — | `O`: `name=value` fields (no secrets) |
 //! | `X` | stop | — | `O`, then the agent wipes and exits |
+//!
+//! `features` is `search` when the backend finds items by search rather than by listing them (the
+//! Secret Service): `A` and `P` then save the client a listing of the store; otherwise the client
+//! lists with `K` as before. An agent from before `features` sends five fields, and its clients
+//! never send `A` or `P`.
 //!
 //! Errors: `N` not found; `D` decrypt failure (path); `C` corrupt item (path, reason); `I` I/O
 //! error (path, message); `E` anything else (message). The first request on a connection must be
@@ -39,9 +46,14 @@ pub const GET: u8 = b'G';
 pub const SET: u8 = b'S';
 pub const REMOVE: u8 = b'R';
 pub const KEYS: u8 = b'K';
+pub const KEYS_AMONG: u8 = b'A';
+pub const WITH_PREFIX: u8 = b'P';
 pub const RETAIN: u8 = b'T';
 pub const STATUS: u8 = b'Q';
 pub const STOP: u8 = b'X';
+
+/// The hello's `features` field when the backend searches.
+pub const FEATURE_SEARCH: &str = "search";
 
 pub const OK: u8 = b'O';
 pub const NOT_FOUND: u8 = b'N';

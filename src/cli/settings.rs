@@ -265,16 +265,28 @@ impl Settings {
     }
 
     /// [`open_keyring`](Self::open_keyring), also saying which backend was opened.
+    ///
+    /// An agent serving the store is used instead of the store itself. When the backend is
+    /// named, the agent is asked first, so the store is not opened at all (for the Secret
+    /// Service that is a connection to the bus and a session in the service, on every run).
     pub fn open_keyring_named(&self) -> anyhow::Result<(&'static str, Box<dyn Keyring>)> {
-        let (name, kr) = keyring::open_named(&self.keyring).map_err(|e| {
-            let text = match &e {
-                keyring::OpenError::Unavailable { name, reason } => {
-                    format!("specified keyring backend not available: {name}: {reason}")
+        let named = (self.keyring.backend.as_deref()).and_then(|n| keyring::check_name(n).ok());
+        if let Some(name) = named {
+            match crate::agent::connect(&self.keyring, &self.env, name) {
+                Ok((agent, which)) => {
+                    crate::debug!("Using keyring backend {name}");
+                    crate::debug!("Reading keyring backend {name} through the agent ({which})");
+                    return Ok((name, agent));
                 }
-                _ => e.to_string(),
-            };
-            super::UsageFailure(text)
-        })?;
+                Err(why) => {
+                    let kr = self.open_store()?;
+                    crate::debug!("Using keyring backend {name}");
+                    crate::debug!("Reading keyring backend {name} directly: {why}");
+                    return Ok(kr);
+                }
+            }
+        }
+        let (name, kr) = self.open_store()?;
         crate::debug!("Using keyring backend {name}");
         match crate::agent::connect(&self.keyring, &self.env, name) {
             Ok((agent, which)) => {
@@ -286,5 +298,18 @@ impl Settings {
                 Ok((name, kr))
             }
         }
+    }
+
+    /// The store itself, never an agent.
+    fn open_store(&self) -> anyhow::Result<(&'static str, Box<dyn Keyring>)> {
+        keyring::open_named(&self.keyring).map_err(|e| {
+            let text = match &e {
+                keyring::OpenError::Unavailable { name, reason } => {
+                    format!("specified keyring backend not available: {name}: {reason}")
+                }
+                _ => e.to_string(),
+            };
+            super::UsageFailure(text).into()
+        })
     }
 }

@@ -96,6 +96,12 @@ pub trait Keyring {
         let keys = self.keys()?;
         first_listed_with_prefix(self, &keys, prefix, accept)
     }
+    /// Whether [`keys_among`](Self::keys_among) and
+    /// [`first_with_prefix`](Self::first_with_prefix) search the store instead of listing it.
+    /// An agent in front of such a backend passes both on instead of a listing.
+    fn searches(&self) -> bool {
+        false
+    }
 }
 
 /// What [`Keyring::keys_among`] answered.

@@ -311,7 +311,12 @@ impl Agent {
                 .with(self.backend)
                 .with(&self.identity)
                 .with(std::process::id().to_string())
-                .with(self.state()),
+                .with(self.state())
+                .with(if self.keyring.as_ref().is_some_and(|k| k.searches()) {
+                    proto::FEATURE_SEARCH
+                } else {
+                    ""
+                }),
         )
     }
 
@@ -323,7 +328,13 @@ impl Agent {
         match req.tag {
             proto::STATUS => Reply::Send(self.status()),
             proto::STOP => Reply::Stop,
-            proto::GET | proto::SET | proto::REMOVE | proto::KEYS | proto::RETAIN => {
+            proto::GET
+            | proto::SET
+            | proto::REMOVE
+            | proto::KEYS
+            | proto::RETAIN
+            | proto::KEYS_AMONG
+            | proto::WITH_PREFIX => {
                 if self.keyring.is_none() {
                     return Reply::Send(Message::new(proto::ERROR).with(format!(
                         "the agent is locked ({}): run `aws-vault agent start` again",
@@ -337,6 +348,9 @@ impl Agent {
                 if req.tag == proto::GET {
                     return self.get(&req.text(0));
                 }
+                if req.tag == proto::WITH_PREFIX {
+                    return self.with_prefix(&req.text(0));
+                }
                 Reply::Send(self.item_request(req))
             }
             _ => Reply::Send(Message::new(proto::ERROR).with("unknown request")),
@@ -348,7 +362,7 @@ impl Agent {
     fn confirmed(&mut self, s: &mut Session, req: &Message) -> Option<Message> {
         let confirmer = self.confirm.as_ref()?;
         let verb = match req.tag {
-            proto::GET => "read",
+            proto::GET | proto::WITH_PREFIX => "read",
             proto::SET => "write",
             proto::REMOVE => "remove",
             _ => return None,
@@ -424,6 +438,41 @@ impl Agent {
         }
     }
 
+    /// A session-cache lookup (`P`): the unexpired session with `prefix` the agent holds, as
+    /// [`get`](Self::get) serves held items, else what the backend's search finds, held from
+    /// then on. The client checks expiry and key again.
+    fn with_prefix(&mut self, prefix: &str) -> Reply<'_> {
+        let accept = |k: &str| keyring::lookup_prefix(k) == Some(prefix);
+        // The key ends with the session's expiry (Unix seconds): the latest one held, if it
+        // has not expired.
+        let expiry = |k: &str| k.rsplit(',').next().and_then(|d| d.parse::<i64>().ok());
+        let now = jiff::Timestamp::now().as_second();
+        let held = (self.cache.keys())
+            .filter(|k| accept(k))
+            .max_by_key(|k| expiry(k))
+            .filter(|k| expiry(k).is_some_and(|e| e > now))
+            .cloned();
+        if let Some(key) = held {
+            return self.get(&key);
+        }
+        let Some(kr) = self.keyring.as_ref() else {
+            return Reply::Send(Message::new(proto::ERROR).with("the agent is locked"));
+        };
+        match kr.first_with_prefix(prefix, &accept) {
+            Ok(Some(item)) => {
+                let (key, json) = (item.key.clone(), item.to_json());
+                drop(item);
+                let stamp = self.stamp(&key);
+                if self.remember(&key, &json, stamp) {
+                    return self.get(&key);
+                }
+                Reply::Send(Message::new(proto::OK).with(&json[..]))
+            }
+            Ok(None) => Reply::Send(Message::new(proto::OK)),
+            Err(e) => Reply::Send(Message::from_error(&e)),
+        }
+    }
+
     /// Keep a decrypted item; `false` when it is not kept.
     fn remember(&mut self, key: &str, json: &[u8], stamp: Option<Stamp>) -> bool {
         if self.file_dir.is_some() && stamp.is_none() {
@@ -493,6 +542,24 @@ impl Agent {
                 Ok(keys) => keys.iter().fold(Message::new(proto::OK), |m, k| m.with(k)),
                 Err(e) => Message::from_error(&e),
             },
+            // The backend searches live, as a listing would have read it live.
+            proto::KEYS_AMONG => {
+                let next = req.text(0);
+                let names: Vec<String> = (1..req.fields.len()).map(|i| req.text(i)).collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                match kr.keys_among(&names, &|| (!next.is_empty()).then(|| next.clone())) {
+                    Ok(listing) => listing.keys.iter().fold(
+                        Message::new(proto::OK).with(if listing.complete {
+                            "all"
+                        } else {
+                            "found"
+                        }),
+                        |m, k| m.with(k),
+                    ),
+                    Err(e) => Message::from_error(&e),
+                }
+            }
+
             _ => {
                 let keys: Vec<String> = (0..req.fields.len()).map(|i| req.text(i)).collect();
                 match kr.retain_own(keys) {
@@ -539,5 +606,88 @@ impl Agent {
         fields.iter().fold(Message::new(proto::OK), |m, (k, v)| {
             m.with(format!("{k}={v}"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_keyring::MemoryKeyring;
+
+    fn agent(searching: bool) -> Agent {
+        let kr = MemoryKeyring::new();
+        kr.searching.set(searching);
+        for key in ["base", "other", "sts.AssumeRole,cm9sZQ,,1999999999"] {
+            kr.set(&Item {
+                key: key.to_string(),
+                data: b"{}".to_vec().into(),
+                ..Item::default()
+            })
+            .unwrap();
+        }
+        let opts = StartOptions {
+            cfg: keyring::Config::default(),
+            env: Env::new(),
+            limits: Limits::default(),
+            confirm: None,
+        };
+        Agent::new("test", "id".into(), Box::new(kr), &opts, Vec::new())
+    }
+
+    fn send(a: &mut Agent, s: &mut Session, m: Message) -> Vec<String> {
+        match a.answer(s, &m) {
+            Reply::Send(m) => {
+                assert_eq!(m.tag, proto::OK, "{}", m.text(0));
+                (0..m.fields.len()).map(|i| m.text(i)).collect()
+            }
+            Reply::Item(json) => vec![String::from_utf8_lossy(json).into_owned()],
+            _ => panic!("unexpected reply"),
+        }
+    }
+
+    fn hello(a: &mut Agent, s: &mut Session) -> Vec<String> {
+        send(
+            a,
+            s,
+            Message::new(proto::HELLO).with(proto::VERSION.to_string()),
+        )
+    }
+
+    /// A searching backend says so in the greeting, and answers `A` with what it found and
+    /// `P` with the session item; a listing backend answers `A` with its whole listing.
+    #[test]
+    fn key_searches_are_passed_on_to_the_backend() {
+        let mut a = agent(true);
+        let mut s = Session::new(None);
+        assert_eq!(hello(&mut a, &mut s)[5], proto::FEATURE_SEARCH);
+        let among = Message::new(proto::KEYS_AMONG)
+            .with("sts.AssumeRole,cm9sZQ,,")
+            .with("role")
+            .with("base");
+        assert_eq!(send(&mut a, &mut s, among), ["found", "base"]);
+        // The session is searched for once, then held.
+        for held in [0, 1] {
+            assert_eq!(a.cache.len(), held);
+            let prefix = Message::new(proto::WITH_PREFIX).with("sts.AssumeRole,cm9sZQ,,");
+            let found = send(&mut a, &mut s, prefix);
+            assert_eq!(found.len(), 1);
+            let item = Item::from_json(found[0].as_bytes()).unwrap();
+            assert_eq!(item.key, "sts.AssumeRole,cm9sZQ,,1999999999");
+        }
+        assert_eq!(a.cache.len(), 1);
+        // Nothing with the prefix, or a key not shaped as a session's: no field.
+        for p in ["sts.AssumeRole,b3RoZXI,,", "bas"] {
+            let none = send(&mut a, &mut s, Message::new(proto::WITH_PREFIX).with(p));
+            assert!(none.is_empty(), "{p}: {none:?}");
+        }
+
+        let mut a = agent(false);
+        let mut s = Session::new(None);
+        assert_eq!(hello(&mut a, &mut s)[5], "");
+        let among = Message::new(proto::KEYS_AMONG).with("").with("base");
+        assert_eq!(
+            send(&mut a, &mut s, among),
+            ["all", "base", "other", "sts.AssumeRole,cm9sZQ,,1999999999"]
+        );
     }
 }

@@ -238,7 +238,8 @@ impl SecretServiceKeyring {
     /// A write makes searches sent ahead out of date.
     fn forget_prefetched(&self) {
         if let Some(mut wire) = self.wire() {
-            wire.state.prefetched.clear();
+            let Wire { bus, state } = &mut *wire;
+            state.drop_prefetched(bus);
         }
     }
 
@@ -510,6 +511,10 @@ impl Keyring for SecretServiceKeyring {
         }
         let keys = self.keys()?;
         crate::keyring::first_listed_with_prefix(self, &keys, prefix, accept)
+    }
+
+    fn searches(&self) -> bool {
+        self.wire.is_some()
     }
 
     fn keys(&self) -> Result<Vec<String>> {

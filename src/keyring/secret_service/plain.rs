@@ -127,6 +127,16 @@ pub struct Prefetched {
 }
 
 impl State {
+    /// Forget the sessions looked up ahead, reading and wiping the answers of reads never
+    /// used, so that a long-lived connection (the agent's) keeps no secret it was not asked for.
+    pub fn drop_prefetched(&mut self, bus: &mut Bus) {
+        for p in self.prefetched.drain(..) {
+            if let Some(serial) = p.read {
+                drop(bus.wait(serial));
+            }
+        }
+    }
+
     /// The session, from the `OpenSession` sent ahead if there was one.
     fn settle(&mut self, bus: &mut Bus) {
         if let Some(a) = self.ahead.take() {
@@ -238,7 +248,7 @@ pub fn stored_among(
         .collect();
     let mut serials = bus.send(&calls)?;
     let name_serials = serials.split_off(next.len());
-    state.prefetched.clear();
+    state.drop_prefetched(bus);
     for (prefix, serial) in next.iter().zip(serials) {
         let reply = bus.wait(serial)?;
         (reply.signature == "ao").then_some(())?;
