@@ -1159,6 +1159,23 @@ fn a_private_bus_without_a_secret_service_falls_back() {
         "{}",
         run.stderr
     );
+    // The bus could start GNOME Keyring on demand, but automatic selection must not make it:
+    // started where nobody unlocks it, it would sit locked, and the next run would select it
+    // instead of the file store that holds the keys.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let owner = stores::check(bus.command("dbus-send").args([
+        "--session",
+        "--print-reply",
+        "--dest=org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus.NameHasOwner",
+        "string:org.freedesktop.secrets",
+    ]));
+    assert!(owner.contains("boolean false"), "{owner}");
+    let again = s
+        .run_env(&["list", "--credentials"], &[("AWS_VAULT_BACKEND", "")])
+        .ok();
+    assert_eq!(again.stdout, "work\n");
 }
 
 #[test]

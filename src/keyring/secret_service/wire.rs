@@ -108,6 +108,9 @@ impl Writer {
     }
 }
 
+/// The header flag that tells the bus not to start the destination on demand.
+const NO_AUTO_START: u8 = 0x2;
+
 /// A method call message (type 1), little-endian, header fields path, interface, member,
 /// destination and signature.
 fn method_call(
@@ -126,7 +129,10 @@ fn method_call(
     let mut m = Writer {
         buf: Vec::with_capacity(128 + body.buf.len()),
     };
-    m.buf.extend_from_slice(&[b'l', 1, 0, 1]);
+    // NO_AUTO_START: a call to a provider that is not running fails at once instead of
+    // starting it. This path serves a running provider; whether one that is not running may be
+    // started (not during automatic selection) is for the caller to decide.
+    m.buf.extend_from_slice(&[b'l', 1, NO_AUTO_START, 1]);
     m.u32(body.buf.len() as u32);
     m.u32(serial);
     let field = |w: &mut Writer, code: u8, sig: &str, value: &str| {
