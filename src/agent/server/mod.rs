@@ -442,19 +442,10 @@ impl Agent {
     /// [`get`](Self::get) serves held items, else what the backend's search finds, held from
     /// then on. The client checks expiry and key again.
     fn with_prefix(&mut self, prefix: &str) -> Reply<'_> {
-        let accept = |k: &str| keyring::lookup_prefix(k) == Some(prefix);
-        // The key ends with the session's expiry (Unix seconds): the latest one held, if it
-        // has not expired.
-        let expiry = |k: &str| k.rsplit(',').next().and_then(|d| d.parse::<i64>().ok());
-        let now = jiff::Timestamp::now().as_second();
-        let held = (self.cache.keys())
-            .filter(|k| accept(k))
-            .max_by_key(|k| expiry(k))
-            .filter(|k| expiry(k).is_some_and(|e| e > now))
-            .cloned();
-        if let Some(key) = held {
+        if let Some(key) = self.held_session(prefix) {
             return self.get(&key);
         }
+        let accept = |k: &str| keyring::lookup_prefix(k) == Some(prefix);
         let Some(kr) = self.keyring.as_ref() else {
             return Reply::Send(Message::new(proto::ERROR).with("the agent is locked"));
         };
@@ -471,6 +462,18 @@ impl Agent {
             Ok(None) => Reply::Send(Message::new(proto::OK)),
             Err(e) => Reply::Send(Message::from_error(&e)),
         }
+    }
+
+    /// The key of the latest unexpired session with `prefix` among the items held (a session
+    /// key ends with its expiry, in Unix seconds).
+    fn held_session(&self, prefix: &str) -> Option<String> {
+        let expiry = |k: &str| k.rsplit(',').next().and_then(|d| d.parse::<i64>().ok());
+        let now = jiff::Timestamp::now().as_second();
+        (self.cache.keys())
+            .filter(|k| keyring::lookup_prefix(k) == Some(prefix))
+            .max_by_key(|k| expiry(k))
+            .filter(|k| expiry(k).is_some_and(|e| e > now))
+            .cloned()
     }
 
     /// Keep a decrypted item; `false` when it is not kept.
@@ -542,12 +545,14 @@ impl Agent {
                 Ok(keys) => keys.iter().fold(Message::new(proto::OK), |m, k| m.with(k)),
                 Err(e) => Message::from_error(&e),
             },
-            // The backend searches live, as a listing would have read it live.
+            // The backend searches live, as a listing would have read it live; the session
+            // expected next is searched for with the names only when none is held.
             proto::KEYS_AMONG => {
-                let next = req.text(0);
+                let next =
+                    Some(req.text(0)).filter(|p| !p.is_empty() && self.held_session(p).is_none());
                 let names: Vec<String> = (1..req.fields.len()).map(|i| req.text(i)).collect();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                match kr.keys_among(&names, &|| (!next.is_empty()).then(|| next.clone())) {
+                match kr.keys_among(&names, &|| next.clone()) {
                     Ok(listing) => listing.keys.iter().fold(
                         Message::new(proto::OK).with(if listing.complete {
                             "all"
@@ -614,8 +619,43 @@ mod tests {
     use super::*;
     use crate::test_keyring::MemoryKeyring;
 
-    fn agent(searching: bool) -> Agent {
-        let kr = MemoryKeyring::new();
+    /// The test keyring, shared with the test that gave it to the agent.
+    struct Shared(std::rc::Rc<MemoryKeyring>);
+
+    impl Keyring for Shared {
+        fn get(&self, key: &str) -> keyring::Result<Item> {
+            self.0.get(key)
+        }
+        fn set(&self, item: &Item) -> keyring::Result<()> {
+            self.0.set(item)
+        }
+        fn remove(&self, key: &str) -> keyring::Result<()> {
+            self.0.remove(key)
+        }
+        fn keys(&self) -> keyring::Result<Vec<String>> {
+            self.0.keys()
+        }
+        fn keys_among(
+            &self,
+            names: &[&str],
+            next: &dyn Fn() -> Option<String>,
+        ) -> keyring::Result<keyring::Listing> {
+            self.0.keys_among(names, next)
+        }
+        fn first_with_prefix(
+            &self,
+            prefix: &str,
+            accept: &dyn Fn(&str) -> bool,
+        ) -> keyring::Result<Option<Item>> {
+            self.0.first_with_prefix(prefix, accept)
+        }
+        fn searches(&self) -> bool {
+            self.0.searches()
+        }
+    }
+
+    fn agent(searching: bool) -> (Agent, std::rc::Rc<MemoryKeyring>) {
+        let kr = std::rc::Rc::new(MemoryKeyring::new());
         kr.searching.set(searching);
         for key in ["base", "other", "sts.AssumeRole,cm9sZQ,,1999999999"] {
             kr.set(&Item {
@@ -631,7 +671,9 @@ mod tests {
             limits: Limits::default(),
             confirm: None,
         };
-        Agent::new("test", "id".into(), Box::new(kr), &opts, Vec::new())
+        let shared = Box::new(Shared(kr.clone()));
+        let agent = Agent::new("test", "id".into(), shared, &opts, Vec::new());
+        (agent, kr)
     }
 
     fn send(a: &mut Agent, s: &mut Session, m: Message) -> Vec<String> {
@@ -657,14 +699,17 @@ mod tests {
     /// `P` with the session item; a listing backend answers `A` with its whole listing.
     #[test]
     fn key_searches_are_passed_on_to_the_backend() {
-        let mut a = agent(true);
+        let (mut a, kr) = agent(true);
         let mut s = Session::new(None);
         assert_eq!(hello(&mut a, &mut s)[5], proto::FEATURE_SEARCH);
-        let among = Message::new(proto::KEYS_AMONG)
-            .with("sts.AssumeRole,cm9sZQ,,")
-            .with("role")
-            .with("base");
-        assert_eq!(send(&mut a, &mut s, among), ["found", "base"]);
+        let among = || {
+            Message::new(proto::KEYS_AMONG)
+                .with("sts.AssumeRole,cm9sZQ,,")
+                .with("role")
+                .with("base")
+        };
+        assert_eq!(send(&mut a, &mut s, among()), ["found", "base"]);
+        assert_eq!(*kr.hinted.borrow(), ["sts.AssumeRole,cm9sZQ,,"]);
         // The session is searched for once, then held.
         for held in [0, 1] {
             assert_eq!(a.cache.len(), held);
@@ -675,13 +720,16 @@ mod tests {
             assert_eq!(item.key, "sts.AssumeRole,cm9sZQ,,1999999999");
         }
         assert_eq!(a.cache.len(), 1);
+        // With the session held, the backend is no longer asked to look it up ahead.
+        assert_eq!(send(&mut a, &mut s, among()), ["found", "base"]);
+        assert!(kr.hinted.borrow().is_empty());
         // Nothing with the prefix, or a key not shaped as a session's: no field.
         for p in ["sts.AssumeRole,b3RoZXI,,", "bas"] {
             let none = send(&mut a, &mut s, Message::new(proto::WITH_PREFIX).with(p));
             assert!(none.is_empty(), "{p}: {none:?}");
         }
 
-        let mut a = agent(false);
+        let (mut a, _) = agent(false);
         let mut s = Session::new(None);
         assert_eq!(hello(&mut a, &mut s)[5], "");
         let among = Message::new(proto::KEYS_AMONG).with("").with("base");

@@ -491,7 +491,8 @@ mod tests {
             "SearchItems",
             &[Arg::DictStr(&[("profile", "prod")])],
         );
-        assert_eq!(&m[..4], &[b'l', 1, 0, 1]);
+        // Little-endian, a method call, NO_AUTO_START, protocol version 1.
+        assert_eq!(&m[..4], &[b'l', 1, 2, 1]);
         let body_len = u32::from_le_bytes(m[4..8].try_into().unwrap()) as usize;
         assert_eq!(u32::from_le_bytes(m[8..12].try_into().unwrap()), 7);
         let fields = u32::from_le_bytes(m[12..16].try_into().unwrap()) as usize;
