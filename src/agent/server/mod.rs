@@ -564,7 +564,6 @@ impl Agent {
                     Err(e) => Message::from_error(&e),
                 }
             }
-
             _ => {
                 let keys: Vec<String> = (0..req.fields.len()).map(|i| req.text(i)).collect();
                 match kr.retain_own(keys) {
