@@ -585,24 +585,7 @@ fn secret_service_through_the_agent() {
 /// back are missed at once, as they are without it.
 #[test]
 fn secret_service_through_the_agent_searches_live() {
-    let gk = GnomeKeyring::start();
-    let moto = common::moto::Moto::start();
-    let mut s = Sandbox::with_config(
-        "[profile base]\nregion = us-east-1\n\
-         [profile role]\nregion = us-east-1\nsource_profile = base\n\
-         role_arn = arn:aws:iam::222222222222:role/Admin\n",
-    );
-    gk.bus.apply(&mut s);
-    s.set_env("AWS_ENDPOINT_URL", &moto.url());
-    s.set_env("AWS_VAULT_BACKEND", "secret-service");
-    s.run_env(
-        &["add", "--env", "base"],
-        &[
-            ("AWS_ACCESS_KEY_ID", KEY_ID),
-            ("AWS_SECRET_ACCESS_KEY", SECRET),
-        ],
-    )
-    .ok();
+    let (gk, moto, s) = stores::role_on_gnome_keyring(KEY_ID, SECRET);
     let args = ["--debug", "export", "--format=json", "role"];
     let direct = s.run(&args).ok().stdout;
     let calls = moto.calls().len();

@@ -286,24 +286,7 @@ fn secret_service_hot_path_reads_directly() {
 /// writes them, is still found (by the listing), so switching binaries costs no STS call.
 #[test]
 fn secret_service_finds_a_cached_role_by_search_and_still_reads_go_written_sessions() {
-    let gk = GnomeKeyring::start();
-    let moto = common::moto::Moto::start();
-    let mut s = Sandbox::with_config(
-        "[profile base]\nregion = us-east-1\n\
-         [profile role]\nregion = us-east-1\nsource_profile = base\n\
-         role_arn = arn:aws:iam::222222222222:role/Admin\n",
-    );
-    gk.bus.apply(&mut s);
-    s.set_env("AWS_ENDPOINT_URL", &moto.url());
-    s.set_env("AWS_VAULT_BACKEND", "secret-service");
-    s.run_env(
-        &["add", "--env", "base"],
-        &[
-            ("AWS_ACCESS_KEY_ID", KEY_ID),
-            ("AWS_SECRET_ACCESS_KEY", SECRET),
-        ],
-    )
-    .ok();
+    let (gk, moto, s) = stores::role_on_gnome_keyring(KEY_ID, SECRET);
     let key_id = |out: &str| -> String {
         let v: serde_json::Value = serde_json::from_str(out).expect("export JSON");
         v["AccessKeyId"].as_str().unwrap().to_string()

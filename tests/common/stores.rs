@@ -259,6 +259,26 @@ pub struct GnomeKeyring {
     pub collection: String,
 }
 
+/// GNOME Keyring, moto, and a sandbox on them whose profile `role` assumes a role with the
+/// keys of `base` (given, and stored in the keyring).
+pub fn role_on_gnome_keyring(
+    key_id: &str,
+    secret: &str,
+) -> (GnomeKeyring, super::moto::Moto, Sandbox) {
+    let gk = GnomeKeyring::start();
+    let moto = super::moto::Moto::start();
+    let mut s = Sandbox::with_config(
+        "[profile base]\nregion = us-east-1\n\
+         [profile role]\nregion = us-east-1\nsource_profile = base\n\
+         role_arn = arn:aws:iam::222222222222:role/Admin\n",
+    );
+    gk.bus.apply(&mut s);
+    s.set_env("AWS_ENDPOINT_URL", &moto.url());
+    s.set_env("AWS_VAULT_BACKEND", "secret-service");
+    s.add("base", key_id, secret);
+    (gk, moto, s)
+}
+
 impl GnomeKeyring {
     pub fn start() -> GnomeKeyring {
         require("gnome-keyring-daemon", "gnome-keyring");
