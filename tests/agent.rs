@@ -637,6 +637,26 @@ fn pass_through_the_agent() {
         through.stderr
     );
     assert!(through.stdout.contains(KEY_ID));
+    // A named backend's agent is asked before the store is opened: a process that could not
+    // open the store itself (no `pass` on its PATH) is still served.
+    let empty = tempfile::tempdir().unwrap();
+    let served = s
+        .run_env(&args, &[("PATH", &empty.path().display().to_string())])
+        .ok();
+    assert!(served.stdout.contains(KEY_ID), "{}", served.stderr);
+    let refused = s.run_env(
+        &args,
+        &[
+            ("PATH", &empty.path().display().to_string()),
+            ("AWS_VAULT_AGENT", "off"),
+        ],
+    );
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("the pass program is not available"),
+        "{}",
+        refused.stderr
+    );
     // Written through the agent: in the password store for `pass` itself.
     s.run_env(
         &["add", "--env", "q"],

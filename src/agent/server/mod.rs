@@ -464,16 +464,15 @@ impl Agent {
         }
     }
 
-    /// The key of the latest unexpired session with `prefix` among the items held (a session
-    /// key ends with its expiry, in Unix seconds).
+    /// The key of the latest unexpired session with `prefix` among the items held.
     fn held_session(&self, prefix: &str) -> Option<String> {
-        let expiry = |k: &str| k.rsplit(',').next().and_then(|d| d.parse::<i64>().ok());
         let now = jiff::Timestamp::now().as_second();
         (self.cache.keys())
             .filter(|k| keyring::lookup_prefix(k) == Some(prefix))
-            .max_by_key(|k| expiry(k))
-            .filter(|k| expiry(k).is_some_and(|e| e > now))
-            .cloned()
+            .filter_map(|k| Some((crate::store::SessionKey::parse(k)?.expiry, k)))
+            .filter(|(expiry, _)| *expiry > now)
+            .max()
+            .map(|(_, k)| k.clone())
     }
 
     /// Keep a decrypted item; `false` when it is not kept.
