@@ -464,12 +464,13 @@ impl Agent {
         }
     }
 
-    /// The key of the latest unexpired session with `prefix` among the items held.
+    /// The key of the latest unexpired session with `prefix` among the items held (what
+    /// follows the prefix of a session key is its expiry, in Unix seconds).
     fn held_session(&self, prefix: &str) -> Option<String> {
         let now = jiff::Timestamp::now().as_second();
         (self.cache.keys())
             .filter(|k| keyring::lookup_prefix(k) == Some(prefix))
-            .filter_map(|k| Some((crate::store::SessionKey::parse(k)?.expiry, k)))
+            .filter_map(|k| Some((k[prefix.len()..].parse::<i64>().ok()?, k)))
             .filter(|(expiry, _)| *expiry > now)
             .max()
             .map(|(_, k)| k.clone())
@@ -655,7 +656,12 @@ mod tests {
     fn agent(searching: bool) -> (Agent, std::rc::Rc<MemoryKeyring>) {
         let kr = std::rc::Rc::new(MemoryKeyring::new());
         kr.searching.set(searching);
-        for key in ["base", "other", "sts.AssumeRole,cm9sZQ,,1999999999"] {
+        for key in [
+            "base",
+            "other",
+            "sts.AssumeRole,cm9sZQ,,1999999999",
+            "sts.AssumeRole,b2xk,,1000",
+        ] {
             kr.set(&Item {
                 key: key.to_string(),
                 data: b"{}".to_vec().into(),
@@ -721,6 +727,15 @@ mod tests {
         // With the session held, the backend is no longer asked to look it up ahead.
         assert_eq!(send(&mut a, &mut s, among()), ["found", "base"]);
         assert!(kr.hinted.borrow().is_empty());
+        // An expired session held does not count: the next session is looked up ahead again.
+        let old = || Message::new(proto::WITH_PREFIX).with("sts.AssumeRole,b2xk,,");
+        assert_eq!(send(&mut a, &mut s, old()).len(), 1);
+        assert_eq!(a.cache.len(), 2);
+        let among_old = Message::new(proto::KEYS_AMONG)
+            .with("sts.AssumeRole,b2xk,,")
+            .with("base");
+        send(&mut a, &mut s, among_old);
+        assert_eq!(*kr.hinted.borrow(), ["sts.AssumeRole,b2xk,,"]);
         // Nothing with the prefix, or a key not shaped as a session's: no field.
         for p in ["sts.AssumeRole,b3RoZXI,,", "bas"] {
             let none = send(&mut a, &mut s, Message::new(proto::WITH_PREFIX).with(p));
@@ -733,7 +748,13 @@ mod tests {
         let among = Message::new(proto::KEYS_AMONG).with("").with("base");
         assert_eq!(
             send(&mut a, &mut s, among),
-            ["all", "base", "other", "sts.AssumeRole,cm9sZQ,,1999999999"]
+            [
+                "all",
+                "base",
+                "other",
+                "sts.AssumeRole,b2xk,,1000",
+                "sts.AssumeRole,cm9sZQ,,1999999999"
+            ]
         );
     }
 }
